@@ -1,0 +1,25 @@
+"""bnsheet: the Batch Normalization layer as a live spreadsheet, and a verifier for it.
+
+>>> import bnsheet
+>>> path = bnsheet.build("output/batchnorm.xlsx", n=4, d=3, seed=0)   # doctest: +SKIP
+>>> bnsheet.verify(path).ok                                            # doctest: +SKIP
+True
+"""
+
+from . import reference
+from .builder import build
+from .errors import BnsheetError, EngineError, InputError, TemplateError, WorkbookError
+from .report import Report
+from .verifier import verify
+
+__all__ = [
+    "BnsheetError",
+    "EngineError",
+    "InputError",
+    "Report",
+    "TemplateError",
+    "WorkbookError",
+    "build",
+    "reference",
+    "verify",
+]
