@@ -1,0 +1,152 @@
+"""Pure A1 helpers: column letters, quoted sheet names, $-pinned cells and ranges, R1C1 form.
+
+Everything in bnsheet that spells a cell address goes through this module, so quoting
+(`'dx1'!C7` — `dx1` alone is a cell address) and pinning are decided in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_ROWS = 1_048_576
+MAX_COLS = 16_384
+
+
+def col_letter(col: int) -> str:
+    """Column number (1-based) to letters: ``col_letter(3) == "C"``, ``col_letter(28) == "AB"``."""
+    if not 1 <= col <= MAX_COLS:
+        raise ValueError(f"column {col} is outside 1..{MAX_COLS}")
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def col_number(letters: str) -> int:
+    """Column letters to number (1-based): ``col_number("AB") == 28``."""
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+def quote_sheet(name: str) -> str:
+    """Always quote a sheet name for use in a reference: ``quote_sheet("dx1") == "'dx1'"``."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def cell(row: int, col: int, *, pin_row: bool = False, pin_col: bool = False) -> str:
+    """A1 address with optional ``$`` pins: ``cell(7, 3, pin_row=True) == "C$7"``."""
+    return f"{'$' if pin_col else ''}{col_letter(col)}{'$' if pin_row else ''}{row}"
+
+
+@dataclass(frozen=True)
+class Area:
+    """A rectangular block on one sheet, 1-based and inclusive."""
+
+    sheet: str
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.bottom - self.top + 1, self.right - self.left + 1)
+
+    def address(self, row: int, col: int) -> str:
+        """A1 address of the cell at block offset (row, col), both 0-based."""
+        return cell(self.top + row, self.left + col)
+
+    def absolute(self) -> str:
+        """``'xmu'!$C$7:$E$10`` — the form used in defined names."""
+        first = cell(self.top, self.left, pin_row=True, pin_col=True)
+        last = cell(self.bottom, self.right, pin_row=True, pin_col=True)
+        span = first if (self.top, self.left) == (self.bottom, self.right) else f"{first}:{last}"
+        return f"{quote_sheet(self.sheet)}!{span}"
+
+
+_AREA = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?$")
+
+
+def parse_area(text: str) -> Area | None:
+    """Parse a defined name's target such as ``'xmu'!$C$7:$E$10``; None if it is not one block."""
+    match = _AREA.match(text.strip())
+    if not match:
+        return None
+    quoted, bare, c1, r1, c2, r2 = match.groups()
+    sheet = quoted.replace("''", "'") if quoted is not None else bare
+    top, left = int(r1), col_number(c1)
+    bottom, right = (int(r2), col_number(c2)) if c2 else (top, left)
+    return Area(sheet, min(top, bottom), min(left, right), max(top, bottom), max(left, right))
+
+
+# A cell reference inside a formula: optional $, letters, optional $, digits, not part of a
+# longer name, not a function call (LOG10( ) and not a sheet prefix (dx1!).
+_REF = re.compile(r"(?<![A-Za-z0-9_.$])(\$?)([A-Za-z]{1,3})(\$?)([0-9]+)(?![A-Za-z0-9_.(!])")
+# String literals and quoted sheet names are copied as they are ('dx1' is a name, not a cell).
+_QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
+
+
+def to_r1c1(formula: str, row: int, col: int) -> str:
+    """The formula's relative (R1C1) form as seen from (row, col).
+
+    Two cells hold "the same formula filled" exactly when their R1C1 forms are equal:
+    ``to_r1c1("='x'!C7*'y'!C$7", 7, 3) == "='x'!R[0]C[0]*'y'!R7C[0]"``.
+    Text inside string literals and quoted sheet names is left alone.
+    """
+    pieces: list[str] = []
+    last = 0
+    for string in _QUOTED.finditer(formula):
+        pieces.append(_refs_to_r1c1(formula[last : string.start()], row, col))
+        pieces.append(string.group())
+        last = string.end()
+    pieces.append(_refs_to_r1c1(formula[last:], row, col))
+    return "".join(pieces)
+
+
+def _refs_to_r1c1(text: str, row: int, col: int) -> str:
+    def replace(match: re.Match[str]) -> str:
+        pin_col, letters, pin_row, digits = match.groups()
+        c, r = col_number(letters), int(digits)
+        if c > MAX_COLS or r > MAX_ROWS or r == 0:
+            return match.group()
+        rpart = f"R{r}" if pin_row else f"R[{r - row}]"
+        cpart = f"C{c}" if pin_col else f"C[{c - col}]"
+        return rpart + cpart
+
+    return _REF.sub(replace, text)
+
+
+_R1C1 = re.compile(r"R(\[-?\d+\]|\d+)C(\[-?\d+\]|\d+)")
+
+
+def from_r1c1(formula: str, row: int, col: int) -> str:
+    """Inverse of :func:`to_r1c1`: the A1 text of an R1C1 formula placed at (row, col)."""
+
+    def replace(match: re.Match[str]) -> str:
+        rpart, cpart = match.groups()
+        r = row + int(rpart[1:-1]) if rpart.startswith("[") else int(rpart)
+        c = col + int(cpart[1:-1]) if cpart.startswith("[") else int(cpart)
+        if r < 1 or c < 1 or r > MAX_ROWS or c > MAX_COLS:
+            return "#REF!"
+        return cell(r, c, pin_row=not rpart.startswith("["), pin_col=not cpart.startswith("["))
+
+    pieces: list[str] = []
+    last = 0
+    for string in _QUOTED.finditer(formula):
+        pieces.append(_R1C1.sub(replace, formula[last : string.start()]))
+        pieces.append(string.group())
+        last = string.end()
+    pieces.append(_R1C1.sub(replace, formula[last:]))
+    return "".join(pieces)
+
+
+def split_address(address: str) -> tuple[int, int]:
+    """``"C7"`` → (7, 3)."""
+    match = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?([0-9]+)", address)
+    if not match:
+        raise ValueError(f"not a cell address: {address!r}")
+    return int(match.group(2)), col_number(match.group(1))
