@@ -1,0 +1,38 @@
+"""Build: inputs and a graph template in, a workbook of live formulas out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import graph as graph_module
+from . import inputs as inputs_module
+from .inputs import ArrayLike
+from .workbook import write
+
+DEFAULT_PATH = Path("output") / "batchnorm.xlsx"
+
+
+def build(
+    path: str | Path = DEFAULT_PATH,
+    *,
+    n: int | None = None,
+    d: int | None = None,
+    seed: int = inputs_module.DEFAULT_SEED,
+    eps: float = inputs_module.DEFAULT_EPS,
+    x: ArrayLike | None = None,
+    gamma: ArrayLike | None = None,
+    beta: ArrayLike | None = None,
+    dout: ArrayLike | None = None,
+    progress: bool = False,
+) -> Path:
+    """Write the staged BatchNorm workbook and return its path.
+
+    Inputs not given are drawn from ``seed``; given ones (NumPy arrays, DataFrames, nested lists
+    or CSV paths) are used bit for bit and fix N and D.
+
+    >>> import bnsheet
+    >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
+    'doctest-build.xlsx'
+    """
+    values = inputs_module.make(n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout)
+    return write(Path(path), graph_module.load(), values, progress=progress)

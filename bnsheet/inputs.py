@@ -1,0 +1,163 @@
+"""The layer's inputs: made from a seed, or taken from arrays, DataFrames or CSV files, and checked."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .layout import BLOCK_LEFT, BLOCK_TOP
+from .reference import Array
+from .refs import MAX_COLS, MAX_ROWS
+
+ArrayLike = Union[Array, pd.DataFrame, "list[list[float]]", str, Path]
+
+DEFAULT_N, DEFAULT_D, DEFAULT_SEED, DEFAULT_EPS = 4, 3, 0, 1e-5
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """x and dout (N×D), gamma and beta (1×D), eps: everything the graph is computed from."""
+
+    x: Array
+    gamma: Array
+    beta: Array
+    dout: Array
+    eps: float
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.x.shape[1])
+
+    def arrays(self) -> dict[str, Array]:
+        return {"x": self.x, "gamma": self.gamma, "beta": self.beta, "dout": self.dout}
+
+
+def make(
+    n: int | None = None,
+    d: int | None = None,
+    seed: int = DEFAULT_SEED,
+    eps: float = DEFAULT_EPS,
+    x: ArrayLike | None = None,
+    gamma: ArrayLike | None = None,
+    beta: ArrayLike | None = None,
+    dout: ArrayLike | None = None,
+) -> Inputs:
+    """Inputs from what the user gave; what is missing is drawn from ``seed``.
+
+    Drawn values are rounded to two decimals so a learner can read them; given values are
+    used bit for bit.
+
+    >>> make(n=2, d=3).x.shape
+    (2, 3)
+    """
+    given = {
+        name: _as_array(name, value)
+        for name, value in (("x", x), ("gamma", gamma), ("beta", beta), ("dout", dout))
+        if value is not None
+    }
+    if "x" in given:
+        n_given, d_given = given["x"].shape
+        if n is not None and n != n_given or d is not None and d != d_given:
+            raise InputError(f"x is {n_given}x{d_given} but --n/--d ask for {n}x{d}")
+        n, d = n_given, d_given
+    n = DEFAULT_N if n is None else n
+    d = DEFAULT_D if d is None else d
+    check_size(n, d)
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        raise InputError(f"eps must be a positive number, got {eps!r}")
+    rng = np.random.default_rng(seed)
+    drawn = {
+        "x": np.round(rng.normal(1.0, 2.0, (n, d)), 2),
+        "gamma": np.round(rng.uniform(0.5, 1.5, (1, d)), 2),
+        "beta": np.round(rng.normal(0.0, 0.5, (1, d)), 2),
+        "dout": np.round(rng.normal(0.0, 1.0, (n, d)), 2),
+    }
+    arrays = {name: given.get(name, drawn[name]) for name in drawn}
+    for name, array in arrays.items():
+        want = (n, d) if name in ("x", "dout") else (1, d)
+        if name in ("gamma", "beta") and array.ndim == 2 and array.shape == (d, 1):
+            array = array.reshape(1, d)
+        if array.shape != want:
+            raise InputError(f"{name} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}")
+        arrays[name] = array
+    return Inputs(arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], float(eps))
+
+
+def check_size(n: int, d: int) -> None:
+    """Refuse sizes the graph or a spreadsheet cannot hold (N ≥ 2, D ≥ 1, Excel's sheet limits)."""
+    if n < 2:
+        raise InputError(f"N must be at least 2 for a batch mean and variance, got {n}")
+    if d < 1:
+        raise InputError(f"D must be at least 1, got {d}")
+    if BLOCK_TOP + n - 1 > MAX_ROWS or BLOCK_LEFT + d - 1 > MAX_COLS:
+        raise InputError(f"{n}x{d} does not fit on a sheet: Excel allows {MAX_ROWS} rows and {MAX_COLS} columns")
+
+
+def _as_array(name: str, value: ArrayLike) -> Array:
+    if isinstance(value, (str, Path)):
+        array = read_csv(Path(value))
+    elif isinstance(value, pd.DataFrame):
+        try:
+            array = value.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}: the DataFrame holds values that are not numbers") from None
+    else:
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}: not an array of numbers") from None
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.size == 0:
+        raise InputError(f"{name}: expected a non-empty 2-D array, got shape {array.shape}")
+    bad = np.argwhere(~np.isfinite(array))
+    if bad.size:
+        r, c = bad[0]
+        raise InputError(f"{name}: row {r + 1}, column {c + 1} is {array[r, c]}, not a finite number")
+    return array
+
+
+def read_csv(path: Path) -> Array:
+    """A headerless CSV of numbers, or one with a header row; errors name the row and column."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle) if any(field.strip() for field in row)]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a CSV text file ({exc})") from None
+    if rows and not all(_is_number(field) for field in rows[0]):
+        rows, first_line = rows[1:], 2  # a header row
+    else:
+        first_line = 1
+    if not rows:
+        raise InputError(f"{path}: no rows of numbers")
+    width = len(rows[0])
+    values: list[list[float]] = []
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise InputError(f"{path}: row {i + first_line} has {len(row)} fields, the first has {width}")
+        for j, field in enumerate(row):
+            if not _is_number(field):
+                raise InputError(f"{path}: row {i + first_line}, column {j + 1}: {field!r} is not a number")
+        values.append([float(field) for field in row])
+    return np.array(values, dtype=np.float64)
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,244 @@
+"""Writes a SpreadsheetML (.xlsx) package from sheet descriptions, streaming, byte for byte
+reproducible: numbers at full precision (repr), fixed timestamps, fixed zip entry times.
+
+openpyxl writes numbers with 16 significant digits, which loses the last bits of an input
+(SPEC §3.5); this writer is small because bnsheet needs only cells, a few styles, frozen panes,
+column widths, internal links and defined names.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+from xml.sax.saxutils import escape, quoteattr
+
+from .refs import cell, col_letter
+
+Value = float | int | str | None
+
+# Cell styles by name; their order is their index in styles.xml.
+STYLES = ("default", "title", "note", "label", "input", "forward", "backward", "param", "link")
+_STYLE = {name: i for i, name in enumerate(STYLES)}
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_CREATED = "2024-01-01T00:00:00Z"
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+@dataclass
+class Sheet:
+    """One worksheet: rows of cells, and how it opens (frozen panes, widths, links, tab colour)."""
+
+    name: str
+    rows: Iterable[tuple[int, list[tuple[int, Value, str]]]]  # (row, [(col, value, style)])
+    widths: dict[int, float] = field(default_factory=dict)
+    freeze: tuple[int, int] | None = None  # first scrolling (row, col)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (cell, target such as 'x'!A1)
+    tab_color: str | None = None
+
+
+def write(stream: IO[bytes], sheets: list[Sheet], names: dict[str, str], title: str = "") -> None:
+    """Write the package to a binary stream; ``names`` maps defined names to their targets."""
+    with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as package:
+
+        def put(name: str, text: str | Iterable[str]) -> None:
+            info = zipfile.ZipInfo(name, _FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with package.open(info, "w") as part:
+                if isinstance(text, str):
+                    part.write(text.encode())
+                else:
+                    for chunk in _chunks(text):
+                        part.write(chunk.encode())
+
+        put("[Content_Types].xml", _content_types(len(sheets)))
+        put("_rels/.rels", _root_rels())
+        put("docProps/core.xml", _core(title))
+        put("docProps/app.xml", _app())
+        put("xl/workbook.xml", _workbook(sheets, names))
+        put("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
+        put("xl/styles.xml", _styles())
+        for i, sheet in enumerate(sheets, start=1):
+            put(f"xl/worksheets/sheet{i}.xml", _worksheet(sheet, active=i == 1))
+
+
+def _chunks(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    buffer: list[str] = []
+    length = 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer)
+            buffer, length = [], 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def _worksheet(sheet: Sheet, active: bool) -> Iterator[str]:
+    yield f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">'
+    if sheet.tab_color:
+        yield f'<sheetPr><tabColor rgb="FF{sheet.tab_color}"/></sheetPr>'
+    selected = ' tabSelected="1"' if active else ""
+    yield f'<sheetViews><sheetView workbookViewId="0"{selected}>'
+    if sheet.freeze:
+        row, col = sheet.freeze
+        top_left = cell(row, col)
+        pane = "bottomRight" if row > 1 and col > 1 else ("bottomLeft" if row > 1 else "topRight")
+        x_split = f' xSplit="{col - 1}"' if col > 1 else ""
+        y_split = f' ySplit="{row - 1}"' if row > 1 else ""
+        yield f'<pane{x_split}{y_split} topLeftCell="{top_left}" activePane="{pane}" state="frozen"/>'
+        yield f'<selection pane="{pane}" activeCell="{top_left}" sqref="{top_left}"/>'
+    yield '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+    if sheet.widths:
+        yield "<cols>"
+        for col, width in sorted(sheet.widths.items()):
+            yield f'<col min="{col}" max="{col}" width="{width}" customWidth="1"/>'
+        yield "</cols>"
+    yield "<sheetData>"
+    for row, cells in sheet.rows:
+        yield f'<row r="{row}">'
+        for col, value, style in cells:
+            yield _cell(f"{col_letter(col)}{row}", value, _STYLE[style])
+        yield "</row>"
+    yield "</sheetData>"
+    if sheet.links:
+        yield "<hyperlinks>"
+        for ref, target in sheet.links:
+            yield f'<hyperlink ref="{ref}" location={quoteattr(target)} display={quoteattr(target)}/>'
+        yield "</hyperlinks>"
+    yield '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
+
+
+def _cell(ref: str, value: Value, style: int) -> str:
+    s = f' s="{style}"' if style else ""
+    if value is None:
+        return f'<c r="{ref}"{s}/>'
+    if isinstance(value, str):
+        if value.startswith("="):
+            return f'<c r="{ref}"{s}><f>{escape(value[1:])}</f></c>'
+        return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
+    return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
+
+
+def _content_types(count: int) -> str:
+    sheets = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(1, count + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/core.xml" '
+        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+        '<Override PartName="/docProps/app.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+        f"{sheets}</Types>"
+    )
+
+
+def _root_rels() -> str:
+    base = "http://schemas.openxmlformats.org"
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">'
+        f'<Relationship Id="rId1" Type="{base}/officeDocument/2006/relationships/officeDocument" '
+        'Target="xl/workbook.xml"/>'
+        f'<Relationship Id="rId2" Type="{base}/package/2006/relationships/metadata/core-properties" '
+        'Target="docProps/core.xml"/>'
+        f'<Relationship Id="rId3" Type="{base}/officeDocument/2006/relationships/extended-properties" '
+        'Target="docProps/app.xml"/></Relationships>'
+    )
+
+
+def _core(title: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{escape(title)}</dc:title><dc:creator>bnsheet</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{_CREATED}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{_CREATED}</dcterms:modified>'
+        "</cp:coreProperties>"
+    )
+
+
+def _app() -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+        "<Application>bnsheet</Application></Properties>"
+    )
+
+
+def _workbook(sheets: list[Sheet], names: dict[str, str]) -> str:
+    listed = "".join(
+        f'<sheet name={quoteattr(s.name)} sheetId="{i}" r:id="rId{i}"/>' for i, s in enumerate(sheets, start=1)
+    )
+    defined = "".join(f"<definedName name={quoteattr(k)}>{escape(v)}</definedName>" for k, v in names.items())
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+        '<bookViews><workbookView activeTab="0"/></bookViews>'
+        f"<sheets>{listed}</sheets>"
+        + (f"<definedNames>{defined}</definedNames>" if defined else "")
+        # Every application recalculates on open: the file's own cached values are never trusted.
+        + '<calcPr calcId="191029" fullCalcOnLoad="1"/></workbook>'
+    )
+
+
+def _workbook_rels(count: int) -> str:
+    base = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    sheets = "".join(
+        f'<Relationship Id="rId{i}" Type="{base}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        for i in range(1, count + 1)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">{sheets}'
+        f'<Relationship Id="rId{count + 1}" Type="{base}/styles" Target="styles.xml"/></Relationships>'
+    )
+
+
+def _styles() -> str:
+    # fonts: 0 normal, 1 title, 2 note, 3 label, 4 link
+    fonts = (
+        '<font><sz val="11"/><name val="Calibri"/></font>'
+        '<font><b/><sz val="13"/><name val="Calibri"/></font>'
+        '<font><i/><sz val="10"/><color rgb="FF555555"/><name val="Calibri"/></font>'
+        '<font><b/><sz val="11"/><color rgb="FF333333"/><name val="Calibri"/></font>'
+        '<font><u/><sz val="11"/><color rgb="FF0563C1"/><name val="Calibri"/></font>'
+    )
+    # fills: 0 none, 1 gray125 (both required), 2 input yellow, 3 forward blue, 4 backward orange, 5 param
+    fill_colors = ("FFF2CC", "DDEBF7", "FCE4D6", "E2EFDA")
+    fills = '<fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>' + "".join(
+        f'<fill><patternFill patternType="solid"><fgColor rgb="FF{c}"/><bgColor indexed="64"/></patternFill></fill>'
+        for c in fill_colors
+    )
+    # (font, fill) for each entry of STYLES
+    xfs = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 2), (0, 3), (0, 4), (0, 5), (4, 0)]
+    cell_xfs = "".join(
+        f'<xf numFmtId="0" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"'
+        + (' applyFont="1"' if font else "")
+        + (' applyFill="1"' if fill else "")
+        + "/>"
+        for font, fill in xfs
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="{_MAIN}">'
+        f'<fonts count="5">{fonts}</fonts><fills count="{2 + len(fill_colors)}">{fills}</fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        f'<cellXfs count="{len(xfs)}">{cell_xfs}</cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        "</styleSheet>"
+    )
