@@ -1,0 +1,58 @@
+"""The formualizer engine: a Rust spreadsheet engine, loaded in-process."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EngineError
+from ..refs import Area
+from ..xlsx import CellValue, ErrorValue
+
+NAME = "formualizer"
+
+_ERRORS = {
+    "Div": "#DIV/0!", "Num": "#NUM!", "Value": "#VALUE!", "Ref": "#REF!", "Name": "#NAME?",
+    "Na": "#N/A", "NA": "#N/A", "Null": "#NULL!", "Circ": "#CIRCULAR!", "Spill": "#SPILL!",
+    "Calc": "#CALC!",
+}  # fmt: skip
+
+
+def installed() -> bool:
+    return find_spec("formualizer") is not None
+
+
+def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
+    import formualizer as fz
+
+    try:
+        book = fz.load_workbook(str(path))
+        book.evaluate_all()
+    except Exception as exc:  # the engine's own exception types vary by version
+        raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
+    sheets = set(book.sheet_names)
+    values: dict[Area, np.ndarray] = {}
+    for area in areas:
+        block = np.full(area.shape, None, dtype=object)
+        if area.sheet in sheets:
+            rows = book.sheet(area.sheet).get_values(
+                fz.RangeAddress(area.sheet, area.top, area.left, area.bottom, area.right)
+            )
+            for i, row in enumerate(rows):
+                for j, value in enumerate(row):
+                    block[i, j] = _value(value)
+        values[area] = block
+    return values
+
+
+def _value(value: object) -> CellValue:
+    if isinstance(value, dict) and value.get("type") == "Error":
+        kind = str(value.get("kind"))
+        return ErrorValue(_ERRORS.get(kind, f"#{kind.upper()}!"))
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    return str(value)

@@ -1,0 +1,54 @@
+"""The formulas engine: a pure-Python Excel evaluator, slow but widely used — a second opinion."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EngineError
+from ..refs import Area, cell
+from ..xlsx import CellValue, ErrorValue
+
+NAME = "formulas"
+
+
+def installed() -> bool:
+    return find_spec("formulas") is not None
+
+
+def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
+    import formulas
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # formulas draws its own progress bar
+            solution = formulas.ExcelModel().loads(str(path)).finish().calculate()
+    except Exception as exc:  # formulas raises many kinds of errors on files it cannot handle
+        raise EngineError(f"formulas could not evaluate {path}: {exc}") from None
+    book = Path(path).name.upper()
+    by_ref = {str(key).upper(): value for key, value in solution.items()}
+    values: dict[Area, np.ndarray] = {}
+    for area in areas:
+        block = np.full(area.shape, None, dtype=object)
+        prefix = "'[" + book + "]" + area.sheet.upper().replace("'", "''") + "'!"
+        for i in range(area.shape[0]):
+            for j in range(area.shape[1]):
+                ranges = by_ref.get(prefix + cell(area.top + i, area.left + j))
+                if ranges is not None:
+                    block[i, j] = _value(ranges.value[0, 0])
+        values[area] = block
+    return values
+
+
+def _value(value: object) -> CellValue:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    text = str(value)
+    if text.startswith("#"):
+        return ErrorValue(text)
+    return None if text == "" else text

@@ -1,0 +1,110 @@
+"""The verify Report: one result per node, as a DataFrame, a text table or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .refs import Area
+
+COLUMNS = [
+    "node", "sheet", "shape", "cells", "max_abs_err", "max_rel_err",
+    "status", "first_bad_cell", "expected", "got", "detail",
+]  # fmt: skip
+
+# The worst problem names the node's status: a missing block hides everything else.
+SEVERITY = ["ok", "not filled", "constant", "mismatch", "error", "missing"]
+
+
+@dataclass
+class NodeResult:
+    """What verify found for one node: errors against the reference and the first problem."""
+
+    node: str
+    sheet: str
+    shape: str
+    cells: int
+    max_abs_err: float = math.nan
+    max_rel_err: float = math.nan
+    status: str = "ok"
+    first_bad_cell: str | None = None
+    expected: Any = None
+    got: Any = None
+    detail: str = ""
+
+    @classmethod
+    def start(cls, node: str, area: Area, expected: np.ndarray) -> NodeResult:
+        rows, cols = expected.shape
+        return cls(node=node, sheet=area.sheet, shape=f"{rows}x{cols}", cells=area.shape[0] * area.shape[1])
+
+    def measure(self, err: np.ndarray, expected: np.ndarray) -> None:
+        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+        self.max_abs_err = float(np.max(err)) if err.size else 0.0
+        self.max_rel_err = self.max_abs_err / scale if scale > 0 else self.max_abs_err
+
+    def fail(self, status: str, address: str | None, expected: Any, got: Any, detail: str) -> NodeResult:
+        """Record a problem; the most severe one seen names the status and the cell."""
+        if SEVERITY.index(status) > SEVERITY.index(self.status):
+            self.status = status
+            self.first_bad_cell = f"'{self.sheet}'!{address}" if address else None
+            self.expected, self.got = expected, got
+            self.detail = detail
+        else:
+            self.detail = f"{self.detail}; {detail}" if self.detail else detail
+        return self
+
+
+@dataclass
+class Report:
+    """The outcome of verify: ``ok`` is True when every node matches and is properly filled."""
+
+    path: Path
+    engine: str
+    results: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status == "ok" for r in self.results)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(r) for r in self.results], columns=COLUMNS)
+
+    def to_text(self) -> str:
+        """A fixed-width table for a terminal, then one line per problem."""
+        table = self.table
+        shown = table[["node", "shape", "cells", "max_rel_err", "status", "first_bad_cell"]].copy()
+        shown["max_rel_err"] = [_number(v) for v in table["max_rel_err"]]
+        shown["first_bad_cell"] = shown["first_bad_cell"].fillna("")
+        lines = [f"{self.path}  (engine: {self.engine})", shown.to_string(index=False)]
+        for r in self.results:
+            if r.status != "ok":
+                where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
+                lines.append(f"{r.node}: {r.status}{where}: expected {r.expected!r}, got {r.got!r} ({r.detail})")
+        failed = sum(r.status != "ok" for r in self.results)
+        lines.append(
+            f"all {len(self.results)} nodes match" if failed == 0 else f"{failed} of {len(self.results)} nodes fail"
+        )
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        rows = [{k: _plain(v) for k, v in asdict(r).items()} for r in self.results]
+        return json.dumps({"path": str(self.path), "engine": self.engine, "ok": self.ok, "nodes": rows}, indent=2)
+
+
+def _number(value: float) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.1e}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

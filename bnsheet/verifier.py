@@ -1,0 +1,255 @@
+"""Verify: recalculate a workbook with an engine, compare every node with the NumPy reference,
+check that each block is one formula filled over it, and return a Report.
+
+The file is only read. Inputs and parameters come from the workbook itself; cached values are
+never trusted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from . import engines, reference
+from .errors import WorkbookError
+from .graph import Block, Graph, load
+from .inputs import Inputs
+from .layout import PARAMS_SHEET, defined_name
+from .refs import Area, parse_area
+from .report import NodeResult, Report
+from .xlsx import Cell, Cells, ErrorValue, XlsxFile
+
+RTOL = 1e-12  # of the node's largest magnitude: summation order and 15-digit storage stay far below
+NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _noise)
+
+
+def verify(path: str | Path, engine: str | None = None, graph: Graph | None = None) -> Report:
+    """Recalculate ``path`` with ``engine`` (default: the fastest installed) and check every node.
+
+    >>> from bnsheet import build
+    >>> report = verify(build("output/doctest-verify.xlsx"))
+    >>> report.ok, list(report.table.columns)[:3]
+    (True, ['node', 'sheet', 'shape'])
+    """
+    graph = graph or load()
+    engine = engine or engines.default()
+    engines.require(engine)
+    with XlsxFile(path) as book:
+        located = _locate(book, graph)
+        areas = {name: area for name, area in located.items() if area is not None}
+        values = engines.recalculate(engine, Path(path), list(areas.values()))
+        inputs = _read_inputs(book, graph, areas, values)
+        expected = _expected(inputs)
+        tolerance = _tolerance(inputs, expected)
+        results = []
+        for block in graph.nodes:
+            area = located[block.name]
+            if area is None:
+                results.append(_missing(block, book, graph))
+                continue
+            results.append(
+                _check_block(block, area, book.cells(area.sheet), values[area], expected[block.name],
+                             tolerance[block.name])
+            )  # fmt: skip
+        results.extend(_check_params(graph, located, book, values, inputs))
+    return Report(path=Path(path), engine=engine, results=results)
+
+
+def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
+    """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
+    located: dict[str, Area | None] = {}
+    for name in [b.name for b in graph.blocks] + [p.name for p in graph.params]:
+        target = book.names.get(defined_name(name))
+        area = parse_area(target) if target else None
+        located[name] = area if area is not None and area.sheet in book.sheet_names else None
+    return located
+
+
+def _read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
+    """x, gamma, beta, dout and eps as the workbook holds them (stored numbers, bit for bit)."""
+    arrays: dict[str, np.ndarray] = {}
+    for block in graph.inputs:
+        area = areas.get(block.name)
+        if area is None:
+            raise WorkbookError(
+                f"{book.path}: input {block.name} is missing (sheet '{block.name}' or name "
+                f"{defined_name(block.name)}); verify needs it"
+            )
+        arrays[block.name] = _numbers(book, area, book.cells(area.sheet), values.get(area))
+    eps_area = areas.get("eps")
+    if eps_area is None:
+        raise WorkbookError(f"{book.path}: parameter eps is missing (name {defined_name('eps')})")
+    eps = float(_numbers(book, eps_area, book.cells(eps_area.sheet), values.get(eps_area))[0, 0])
+    x = arrays["x"]
+    for block in graph.inputs:
+        array = arrays[block.name]
+        want = (1 if block.is_row else x.shape[0], x.shape[1])
+        if array.shape != want:
+            raise WorkbookError(
+                f"{book.path}: input {block.name} is {array.shape[0]}x{array.shape[1]}, x needs it {want[0]}x{want[1]}"
+            )
+    return Inputs(arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], eps)
+
+
+def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray | None) -> np.ndarray:
+    """Numbers of an input block: the stored number, or the engine's value where a formula stands."""
+    rows, cols = area.shape
+    out = np.empty((rows, cols), dtype=np.float64)
+    for i in range(rows):
+        for j in range(cols):
+            stored = cells.get((area.top + i, area.left + j))
+            value = stored.value if stored is not None and stored.r1c1 is None else None
+            if stored is not None and stored.r1c1 is not None and recalculated is not None:
+                value = recalculated[i, j]
+            if isinstance(value, bool) or not isinstance(value, float) or not np.isfinite(value):
+                where = f"'{area.sheet}'!{area.address(i, j)}"
+                raise WorkbookError(f"{book.path}: input cell {where} holds {value!r}, not a number")
+            out[i, j] = value
+    return out
+
+
+def _expected(inputs: Inputs) -> dict[str, np.ndarray]:
+    return reference.nodes(inputs.x, inputs.gamma, inputs.beta, inputs.dout, inputs.eps)
+
+
+def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise."""
+    noise = _noise(inputs)
+    tolerance = {}
+    for name, value in expected.items():
+        scale = float(np.max(np.abs(value))) if value.size else 0.0
+        tolerance[name] = RTOL * scale + NOISE_FACTOR * noise[name] + 1e-300
+    return tolerance
+
+
+def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
+    """How far each cell moves when every input is nudged by a few units in the last place.
+
+    Engines round in a different order than NumPy (sums, powers); where a node cancels (x minus
+    its mean in a constant column), those last bits are all there is. Nudging the inputs shows,
+    cell by cell, how much such rounding can move the result.
+    """
+    rng = np.random.default_rng(12345)
+    base = _expected(inputs)
+    noise = {name: np.zeros_like(value) for name, value in base.items()}
+
+    def nudge(value: np.ndarray) -> np.ndarray:
+        return value * (1 + rng.choice([-1.0, 1.0], size=value.shape) * 2.0**-50)
+
+    for _ in range(trials):
+        nudged = Inputs(nudge(inputs.x), nudge(inputs.gamma), nudge(inputs.beta), nudge(inputs.dout),
+                        inputs.eps * (1 + 2.0**-50))  # fmt: skip
+        for name, value in _expected(nudged).items():
+            noise[name] = np.maximum(noise[name], np.abs(value - base[name]))
+    return noise
+
+
+def _check_block(
+    block: Block, area: Area, cells: Cells, got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray
+) -> NodeResult:
+    result = NodeResult.start(block.name, area, expected)
+    if area.shape != expected.shape:
+        return result.fail(
+            "missing", area.address(0, 0), f"{expected.shape[0]}x{expected.shape[1]} block",
+            f"{area.shape[0]}x{area.shape[1]} block", "the block has the wrong shape",
+        )  # fmt: skip
+    stored = [[cells.get((area.top + i, area.left + j)) for j in range(area.shape[1])] for i in range(area.shape[0])]
+    numbers = np.zeros(expected.shape)
+    for i, j in np.ndindex(expected.shape):
+        value = got[i, j]
+        if isinstance(value, ErrorValue) or not isinstance(value, float):
+            what = "an error value" if isinstance(value, ErrorValue) else "not a number"
+            if value is None:
+                what = "empty"
+            result.fail("error", area.address(i, j), float(expected[i, j]), value, f"the cell is {what}")
+            break
+        numbers[i, j] = value
+    if result.status == "ok":
+        err = np.abs(numbers - expected)
+        result.measure(err, expected)
+        bad = np.argwhere(err > tolerance)
+        if bad.size:
+            i, j = bad[0]
+            result.fail(
+                "mismatch", area.address(i, j), float(expected[i, j]), float(numbers[i, j]),
+                f"{len(bad)} of {expected.size} cells differ from the reference",
+            )  # fmt: skip
+    _check_formulas(result, area, stored)
+    return result
+
+
+def _check_formulas(result: NodeResult, area: Area, stored: list[list[Cell | None]]) -> None:
+    """Every cell must hold a formula, and all must be the block's one formula, filled."""
+    flat = [(i, j, c) for i, row in enumerate(stored) for j, c in enumerate(row)]
+    for i, j, c in flat:
+        if c is None or c.r1c1 is None:
+            result.fail(
+                "constant", area.address(i, j), "a formula", None if c is None else c.value,
+                "a value stands where a formula belongs",
+            )  # fmt: skip
+            return
+    forms = Counter(c.r1c1 for _, _, c in flat if c is not None)
+    if len(forms) < 2:
+        return
+    block_form = forms.most_common(1)[0][0]
+    odd = [(i, j, c) for i, j, c in flat if c is not None and c.r1c1 != block_form]
+    i, j, c = odd[0]
+    first = next(c for _, _, c in flat if c is not None and c.r1c1 == block_form)
+    result.fail(
+        "not filled", area.address(i, j), _fill(first, c), c.formula,
+        f"{len(odd)} cell(s) differ from the block's formula; it is not one formula filled over the block",
+    )  # fmt: skip
+
+
+def _fill(source: Cell, target: Cell) -> str | None:
+    """The block formula as it reads when filled into ``target``'s position."""
+    return Cell(target.row, target.col, source.r1c1, None).formula
+
+
+def _missing(block: Block, book: XlsxFile, graph: Graph) -> NodeResult:
+    name = defined_name(block.name)
+    target = book.names.get(name)
+    if target is None:
+        detail = f"the defined name {name} is missing"
+    elif parse_area(target) is None:
+        detail = f"the defined name {name} points to {target}, not a block"
+    else:
+        detail = f"the sheet '{block.name}' is missing"
+    result = NodeResult(node=block.name, sheet=block.name, shape=block.shape, cells=0)
+    return result.fail("missing", None, "a sheet with its block", None, detail)
+
+
+def _check_params(
+    graph: Graph, located: dict[str, Area | None], book: XlsxFile, values: engines.Values,
+    inputs: Inputs,
+) -> list[NodeResult]:  # fmt: skip
+    """Parameters that are formulas (bn_n = ROWS(bn_x)) must compute what the inputs say."""
+    known = {"n": float(inputs.n)}
+    results = []
+    for param in graph.params:
+        if param.formula is None or param.name not in known:
+            continue
+        area = located[param.name]
+        if area is None:
+            result = NodeResult(node=param.name, sheet=PARAMS_SHEET, shape="1x1", cells=0)
+            results.append(
+                result.fail(
+                    "missing",
+                    None,
+                    "a parameter cell",
+                    None,
+                    f"the defined name {defined_name(param.name)} is missing",
+                )
+            )
+            continue
+        expected = np.array([[known[param.name]]])
+        results.append(_check_block(param_block(param.name), area, book.cells(area.sheet), values[area],
+                                    expected, np.zeros((1, 1)) + 1e-300))  # fmt: skip
+    return results
+
+
+def param_block(name: str) -> Block:
+    """A parameter cell seen as a 1×1 block, so it is checked like a node."""
+    return Block(name=name, shape="1x1", text="", formula="param")
