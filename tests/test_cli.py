@@ -1,0 +1,101 @@
+"""The command line as a user meets it: exit statuses 0/1/2 and one-line messages, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import tamper
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bnsheet", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_build_then_verify_exit_0(tmp_path):
+    built = run("build", "-o", str(tmp_path / "w.xlsx"), "--n", "5", "--d", "2", "--seed", "3")
+    assert built.returncode == 0 and f"wrote {tmp_path / 'w.xlsx'}" in built.stdout
+    checked = run("verify", str(tmp_path / "w.xlsx"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "all 24 nodes match" in checked.stdout
+    for node in ("mean", "dsqrtvar", "dx1", "dx"):
+        assert f"\n{node.rjust(8)} " in checked.stdout
+
+
+def test_default_build_writes_output_batchnorm(tmp_path):
+    (tmp_path / "output").mkdir()
+    assert run("build", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "output" / "batchnorm.xlsx").is_file()
+
+
+def test_verify_json(built):
+    import json
+
+    result = run("verify", str(built), "--json", "--engine", "formualizer")
+    data = json.loads(result.stdout)
+    assert result.returncode == 0 and data["ok"] is True and len(data["nodes"]) == 24
+
+
+def test_a_tampered_workbook_exits_1_and_names_the_cell(built):
+    def change(book):
+        book["dx"]["E8"] = "='dx1'!E8-'dx2'!E8"
+
+    result = run("verify", str(tamper(built, change)))
+    assert result.returncode == 1
+    assert "dx: mismatch at 'dx'!E8" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["verify", "missing.xlsx"], "missing.xlsx: no such file"),
+        (["verify", "notes.txt"], "not an .xlsx workbook"),
+        (["verify", "ok.xlsx", "--engine", "excel"], "invalid choice: 'excel'"),
+        (["build", "--n", "1"], "N must be at least 2"),
+        (["build", "--d", "0"], "D must be at least 1"),
+        (["build", "--eps", "0"], "eps must be a positive number"),
+        (["build", "--x", "ragged.csv"], "ragged.csv: row 2 has 1 fields, the first has 2"),
+        (["build", "--x", "words.csv"], "words.csv: row 2, column 2: 'abc' is not a number"),
+        (["build", "--x", "good.csv", "--gamma", "gamma3.csv"], "gamma must be 1x2, got 1x3"),
+        (["build", "-o", "nowhere/w.xlsx"], "the folder nowhere does not exist"),
+        (["build", "--n", "two"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_unusable_input_exits_2_with_one_line(tmp_path, args, message):
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "ragged.csv").write_text("1,2\n3\n")
+    (tmp_path / "words.csv").write_text("a,b\n1,abc\n")
+    (tmp_path / "good.csv").write_text("1,2\n3,4\n5,7\n")
+    (tmp_path / "gamma3.csv").write_text("1,2,3\n")
+    (tmp_path / "ok.xlsx").write_bytes(b"")
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_build_from_csv_files_with_and_without_header(tmp_path):
+    (tmp_path / "x.csv").write_text("f1,f2\n1.5,2\n-3,4.25\n0.1,8\n")
+    (tmp_path / "gamma.csv").write_text("2,0.5\n")
+    result = run("build", "-o", "w.xlsx", "--x", "x.csv", "--gamma", "gamma.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    from bnsheet.xlsx import XlsxFile
+
+    with XlsxFile(tmp_path / "w.xlsx") as book:
+        assert book.names["bn_x"] == "'x'!$C$7:$D$9"
+        assert book.cells("x")[(8, 4)].value == 4.25
+        assert book.cells("gamma")[(7, 3)].value == 2.0
+    assert run("verify", "w.xlsx", cwd=tmp_path).returncode == 0
+
+
+def test_python_dash_m_and_the_console_script_agree(tmp_path):
+    script = Path(sys.executable).with_name("bnsheet")
+    if not script.exists():
+        pytest.skip("console script not on this interpreter's path")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "build" in result.stdout and "verify" in result.stdout
