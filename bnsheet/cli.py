@@ -38,7 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("path")
     v.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars go to stderr, only where someone watches it."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,11 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = build(
                 args.output, n=args.n, d=args.d, seed=args.seed, eps=args.eps,
                 x=args.x, gamma=args.gamma, beta=args.beta, dout=args.dout,
-                progress=not args.quiet and sys.stderr.isatty(),
+                progress=_progress(args),
             )  # fmt: skip
             print(f"wrote {path}")
             return 0
-        report = verify(args.path, engine=args.engine)
+        report = verify(args.path, engine=args.engine, progress=_progress(args))
     except BnsheetError as exc:
         print(f"bnsheet: {exc}", file=sys.stderr)
         return 2

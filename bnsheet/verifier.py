@@ -8,16 +8,18 @@ never trusted.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from . import engines, reference
 from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
 from .layout import PARAMS_SHEET, defined_name
-from .refs import Area, parse_area
+from .refs import Area, filler, from_r1c1, parse_area
 from .report import NodeResult, Report
 from .xlsx import Cell, Cells, ErrorValue, XlsxFile
 
@@ -25,8 +27,12 @@ RTOL = 1e-12  # of the node's largest magnitude: summation order and 15-digit st
 NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _noise)
 
 
-def verify(path: str | Path, engine: str | None = None, graph: Graph | None = None) -> Report:
+def verify(
+    path: str | Path, engine: str | None = None, graph: Graph | None = None, *, progress: bool = False
+) -> Report:
     """Recalculate ``path`` with ``engine`` (default: the fastest installed) and check every node.
+
+    The sheets are read while the engine recalculates; ``progress`` draws a bar on stderr.
 
     >>> from bnsheet import build
     >>> report = verify(build("output/doctest-verify.xlsx"))
@@ -36,15 +42,19 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
     graph = graph or load()
     engine = engine or engines.default()
     engines.require(engine)
-    with XlsxFile(path) as book:
+    with XlsxFile(path) as book, tqdm(disable=not progress, unit="sheet", leave=False) as bar:
         located = _locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
-        values = engines.recalculate(engine, Path(path), list(areas.values()))
+        sheets = list(dict.fromkeys(area.sheet for area in areas.values()))
+        bar.reset(total=len(sheets) + 1 + len(graph.nodes))
+        values = _recalculate_while_reading(book, engine, Path(path), list(areas.values()), sheets, bar)
         inputs = _read_inputs(book, graph, areas, values)
         expected = _expected(inputs)
         tolerance = _tolerance(inputs, expected)
+        bar.set_description("check")
         results = []
         for block in graph.nodes:
+            bar.update()
             area = located[block.name]
             if area is None:
                 results.append(_missing(block, book, graph))
@@ -55,6 +65,23 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
             )  # fmt: skip
         results.extend(_check_params(graph, located, book, values, inputs))
     return Report(path=Path(path), engine=engine, results=results)
+
+
+def _recalculate_while_reading(
+    book: XlsxFile, engine: str, path: Path, areas: list[Area], sheets: list[str], bar: tqdm
+) -> engines.Values:
+    """The engine's values; meanwhile the sheets verify needs are read (an engine in native code or
+    in another process lets Python go on)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(engines.recalculate, engine, path, areas)
+        bar.set_description("read")
+        for sheet in sheets:
+            book.cells(sheet)
+            bar.update()
+        bar.set_description(f"recalculate ({engine})")
+        values = running.result()
+        bar.update()
+    return values
 
 
 def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
@@ -100,8 +127,8 @@ def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray 
     for i in range(rows):
         for j in range(cols):
             stored = cells.get((area.top + i, area.left + j))
-            value = stored.value if stored is not None and stored.r1c1 is None else None
-            if stored is not None and stored.r1c1 is not None and recalculated is not None:
+            value = stored.value if stored is not None and not stored.has_formula else None
+            if stored is not None and stored.has_formula and recalculated is not None:
                 value = recalculated[i, j]
             if isinstance(value, bool) or not isinstance(value, float) or not np.isfinite(value):
                 where = f"'{area.sheet}'!{area.address(i, j)}"
@@ -184,15 +211,16 @@ def _check_formulas(result: NodeResult, area: Area, stored: list[list[Cell | Non
     """Every cell must hold a formula, and all must be the block's one formula, filled."""
     flat = [(i, j, c) for i, row in enumerate(stored) for j, c in enumerate(row)]
     for i, j, c in flat:
-        if c is None or c.r1c1 is None:
+        if c is None or not c.has_formula:
             result.fail(
                 "constant", area.address(i, j), "a formula", None if c is None else c.value,
                 "a value stands where a formula belongs",
             )  # fmt: skip
             return
-    forms = Counter(c.r1c1 for _, _, c in flat if c is not None)
-    if len(forms) < 2:
+    cells = [c for _, _, c in flat if c is not None]
+    if _one_formula_filled(cells):
         return
+    forms = Counter(c.r1c1 for c in cells)
     block_form = forms.most_common(1)[0][0]
     odd = [(i, j, c) for i, j, c in flat if c is not None and c.r1c1 != block_form]
     i, j, c = odd[0]
@@ -203,9 +231,22 @@ def _check_formulas(result: NodeResult, area: Area, stored: list[list[Cell | Non
     )  # fmt: skip
 
 
+def _one_formula_filled(cells: list[Cell]) -> bool:
+    """True when every cell holds the first cell's formula filled to its place.
+
+    The text is compared first (the R1C1 form of a million cells is slow to work out); only a
+    cell whose text differs, e.g. written in lower case, has its R1C1 form compared.
+    """
+    if not cells:
+        return True
+    form = cells[0].r1c1
+    fill = filler(form or "")
+    return all(c.formula == fill(c.row, c.col) or c.r1c1 == form for c in cells)
+
+
 def _fill(source: Cell, target: Cell) -> str | None:
     """The block formula as it reads when filled into ``target``'s position."""
-    return Cell(target.row, target.col, source.r1c1, None).formula
+    return from_r1c1(source.r1c1 or "", target.row, target.col)
 
 
 def _missing(block: Block, book: XlsxFile, graph: Graph) -> NodeResult:

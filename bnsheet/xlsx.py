@@ -6,13 +6,13 @@ from __future__ import annotations
 import posixpath
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from . import sheetscan
 from .errors import WorkbookError
 from .refs import from_r1c1, split_address, to_r1c1
 
@@ -27,22 +27,51 @@ class ErrorValue(str):
 CellValue = float | str | bool | ErrorValue | None
 
 
-@dataclass
 class Cell:
-    """One cell as stored: the formula's relative (R1C1) form and its A1 text, and the value."""
+    """One cell as stored: its formula — A1 text and relative (R1C1) form — and its value.
 
-    row: int
-    col: int
-    r1c1: str | None
-    value: CellValue
-    _a1: str | None = None
+    Either form may be given; the other is worked out when first asked for, because a sheet of a
+    million formulas is read far faster than it can be turned into R1C1.
+    """
+
+    __slots__ = ("row", "col", "value", "shared", "_r1c1", "_a1")
+
+    def __init__(
+        self, row: int, col: int, r1c1: str | None, value: CellValue, _a1: str | None = None, shared: bool = False
+    ) -> None:
+        self.row, self.col, self.value, self.shared = row, col, value, shared
+        self._r1c1, self._a1 = r1c1, _a1
+
+    @classmethod
+    def from_a1(cls, row: int, col: int, formula: str | None, value: CellValue) -> Cell:
+        """A cell from its A1 formula text as stored (with or without ``=``; blank means none)."""
+        text = "=" + formula.strip().removeprefix("=") if formula is not None and formula.strip() else None
+        return cls(row, col, None, value, text)
+
+    @property
+    def has_formula(self) -> bool:
+        return self._a1 is not None or self._r1c1 is not None
+
+    @property
+    def r1c1(self) -> str | None:
+        """The formula as seen from this cell: equal for two cells exactly when one is the other filled."""
+        if self._r1c1 is None and self._a1 is not None:
+            self._r1c1 = to_r1c1(self._a1, self.row, self.col)
+        return self._r1c1
+
+    @r1c1.setter
+    def r1c1(self, form: str | None) -> None:
+        self._r1c1, self._a1 = form, None
 
     @property
     def formula(self) -> str | None:
         """The A1 formula text (``='x'!C7-'mean'!C$7``), or None for a constant or empty cell."""
-        if self._a1 is None and self.r1c1 is not None:
-            self._a1 = from_r1c1(self.r1c1, self.row, self.col)
+        if self._a1 is None and self._r1c1 is not None:
+            self._a1 = from_r1c1(self._r1c1, self.row, self.col)
         return self._a1
+
+    def __repr__(self) -> str:
+        return f"Cell({self.row}, {self.col}, {self.formula!r}, {self.value!r})"
 
 
 Cells = dict[tuple[int, int], Cell]
@@ -73,9 +102,11 @@ class XlsxFile:
         self.names: dict[str, str] = {}
         self._read_workbook()
         self._strings: list[str] | None = None
+        self._cells: dict[str, Cells] = {}
 
     def close(self) -> None:
         self._zip.close()
+        self._cells.clear()
 
     def __enter__(self) -> XlsxFile:
         return self
@@ -88,22 +119,30 @@ class XlsxFile:
         return list(self._sheet_parts)
 
     def cells(self, sheet: str) -> Cells:
-        """Every stored cell of a sheet by (row, col)."""
+        """Every stored cell of a sheet by (row, col); read once, then kept while the file is open."""
+        if sheet not in self._cells:
+            self._cells[sheet] = self._read_cells(sheet)
+        return self._cells[sheet]
+
+    def _read_cells(self, sheet: str) -> Cells:
         part = self._sheet_parts.get(sheet)
         if part is None:
             raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
+        plain = sheetscan.scan(self._read(part))
+        if plain is not None:
+            value_of = self._value_of
+            return {(row, col): Cell(row, col, None, value_of(kind, value), formula)
+                    for row, col, formula, kind, value in plain}  # fmt: skip
         cells: Cells = {}
-        shared: dict[str, str] = {}
+        shared: dict[str, str | None] = {}
         for cell, formula, kind, shared_index in self._cell_records(part):
             row, col = split_address(cell["r"])
-            r1c1 = None
-            if formula is not None and formula.strip():
-                r1c1 = to_r1c1("=" + formula.strip().removeprefix("="), row, col)
-                if kind == "shared" and shared_index is not None:
-                    shared[shared_index] = r1c1
-            elif kind == "shared" and shared_index is not None:
-                r1c1 = shared.get(shared_index)
-            cells[(row, col)] = Cell(row, col, r1c1, self._value(cell))
+            stored = Cell.from_a1(row, col, formula, self._value(cell))
+            if stored.has_formula and kind == "shared" and shared_index is not None:
+                shared[shared_index] = stored.r1c1
+            elif not stored.has_formula and kind == "shared" and shared_index is not None:
+                stored.r1c1 = shared.get(shared_index)
+            cells[(row, col)] = stored
         return cells
 
     def _cell_records(self, part: str) -> Iterator[tuple[dict[str, str], str | None, str | None, str | None]]:
@@ -134,10 +173,12 @@ class XlsxFile:
                 element.clear()
 
     def _value(self, cell: dict[str, str]) -> CellValue:
-        text = cell.get("_v")
+        return self._value_of(cell.get("t", "n"), cell.get("_v"))
+
+    def _value_of(self, kind: str, text: str | None) -> CellValue:
+        """A stored value from its type attribute (``t``) and text."""
         if not text:
             return None  # openpyxl writes an empty <v/> for formulas it did not compute
-        kind = cell.get("t", "n")
         if kind == "n":
             try:
                 return float(text)
@@ -191,6 +232,12 @@ class XlsxFile:
                     self._sheet_parts[element.get("name", "")] = part
             elif tag == "definedName" and element.get("localSheetId") is None:
                 self.names[element.get("name", "")] = (element.text or "").strip()
+
+    def _read(self, part: str) -> bytes:
+        try:
+            return self._zip.read(part)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise WorkbookError(f"{self.path}: cannot read {part} ({exc})") from None
 
     def _parse(self, part: str, events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
         try:
