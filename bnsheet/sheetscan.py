@@ -27,7 +27,8 @@ _CELL = (
 )
 _CELLS = re.compile(_CELL)
 # What is left of <sheetData> once the plain cells are taken out: only the rows' tags.
-_ROW_TAGS = re.compile(r'(?:<row(?: [a-zA-Z:]{1,20}="[^"<&]*")*/?>|</row>)*')
+_ROW_TAGS = re.compile(r'(?:<row(?: [a-zA-Z][a-zA-Z0-9:]{0,30}="[^"<&]*")*(?:/>|></row>))*')
+_ROW_PREFIXES = re.compile(r'<row[^>]* ([a-zA-Z][a-zA-Z0-9]{0,30}):')  # like x14ac:dyDescent="0.25"
 _UNTRIMMED = re.compile(r"<f(?: [^>]*)?>[\s=]|\s</f>")  # a formula text written " =A1 "
 _DECLARATION = re.compile(rb'<\?xml version="1\.0"(?: encoding="(?i:utf-8)")?(?: standalone="(?:yes|no)")?\?>')
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,6}));")
@@ -83,6 +84,8 @@ def scan(data: bytes) -> list[Record] | None:
     region = text[start:end]
     if not _ROW_TAGS.fullmatch(_CELLS.sub("", region)):
         return None  # something else between the rows or cells: whitespace, comments, other elements
+    if any(f"xmlns:{prefix}=" not in text[:start] for prefix in set(_ROW_PREFIXES.findall(region))):
+        return None  # a prefix the parser would find undeclared
     cells = _CELLS.findall(region)
     if "&" in region or _UNTRIMMED.search(region):
         try:

@@ -1,0 +1,283 @@
+"""How bnsheet scales, beside the tools a user would otherwise reach for: one run, one machine.
+
+For the staged workbook at several sizes, each task runs as its own process (so its peak memory is
+its own, read with wait4) and is timed from start to exit:
+
+- ``bnsheet build``, and a bare openpyxl write-only dump of the same formulas and inputs;
+- ``bnsheet verify`` with each installed engine (end to end: read, recalculate, reference, compare);
+- formualizer alone on the file as written (load + evaluate, no bnsheet around it);
+- LibreOffice headless recalculation (``soffice --convert-to xlsx`` with a private profile that
+  says "always recalculate on load", warmed by one run beforehand) and ``ssconvert --recalc``.
+
+It prints a table and writes ``results.csv`` and ``results.md``. Ratios are what to read: build
+against the openpyxl dump, verify against LibreOffice's recalculation of the same file.
+
+    python benchmarks/scale.py            # the four sizes, about five minutes here
+    python benchmarks/scale.py --smoke    # the smallest size only (CI), into output/benchmark-smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+SIZES = [(32, 16), (128, 64), (256, 128), (512, 128)]
+SLOW_ENGINE_MAX_CELLS = 10_000  # formulas (pure Python) takes minutes beyond this many formula cells
+TIMEOUT = 900.0
+HERE = Path(__file__).resolve().parent
+
+_ALWAYS_RECALCULATE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+@dataclass
+class Run:
+    size: str
+    formula_cells: int
+    task: str
+    seconds: float | None  # None: not run (the note says why)
+    peak_mb: float | None
+    note: str = ""
+    ratio: str = ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="the smallest size only, results into output/")
+    parser.add_argument("--sizes", help="NxD,NxD,... instead of the default four")
+    parser.add_argument("--out", type=Path, help="folder for results.csv and results.md")
+    args = parser.parse_args(argv)
+    sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")] if args.sizes else SIZES
+    if args.smoke:
+        sizes = sizes[:1]
+    out = args.out or (Path("output") / "benchmark-smoke" if args.smoke else HERE)
+    out.mkdir(parents=True, exist_ok=True)
+    started = _load()
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="bnsheet-bench-") as scratch:
+        work = Path(scratch)
+        profile = _warm_libreoffice(work)
+        for n, d in sizes:
+            runs += _measure(n, d, work, profile)
+            _print([r for r in runs if r.size == f"{n}x{d}"])
+    machine = _machine(started, _load())
+    _ratios(runs)
+    _write(runs, machine, out)
+    print(f"\n{machine}\nwrote {out / 'results.csv'} and {out / 'results.md'}")
+    failed = [r for r in runs if r.note.startswith("failed")]
+    return 1 if failed else 0
+
+
+def _measure(n: int, d: int, work: Path, profile: Path | None) -> list[Run]:
+    size, cells = f"{n}x{d}", _formula_cells(n, d)
+    book = work / f"bn-{size}.xlsx"
+    runs = [
+        _run(size, cells, "bnsheet build", ["bnsheet", "build", "-o", str(book), "--n", str(n), "--d", str(d),
+                                            "--quiet"]),
+        _run(size, cells, "openpyxl write-only dump", [sys.executable, __file__, "--openpyxl-dump", str(n), str(d),
+                                                        str(work / f"openpyxl-{size}.xlsx")]),
+    ]  # fmt: skip
+    from bnsheet import engines
+
+    for engine in engines.installed():
+        task = f"bnsheet verify --engine {engine}"
+        if engine == "formulas" and cells > SLOW_ENGINE_MAX_CELLS:
+            runs.append(Run(size, cells, task, None, None, "skipped: takes minutes at this size"))
+            continue
+        runs.append(_run(size, cells, task, ["bnsheet", "verify", str(book), "--engine", engine, "--quiet"]))
+    runs.append(_run(size, cells, "formualizer alone, file as written", [sys.executable, __file__,
+                                                                         "--formualizer-alone", str(book)]))  # fmt: skip
+    if profile is not None:
+        outdir = work / "lo-out"
+        runs.append(_run(size, cells, "LibreOffice headless recalc + save", _soffice(profile, book, outdir)))
+    else:
+        runs.append(Run(size, cells, "LibreOffice headless recalc + save", None, None, "soffice not installed"))
+    if shutil.which("ssconvert"):
+        target = work / f"gnumeric-{size}.xlsx"
+        runs.append(_run(size, cells, "Gnumeric ssconvert --recalc", ["ssconvert", "--recalc", str(book), str(target)]))
+    else:
+        runs.append(Run(size, cells, "Gnumeric ssconvert --recalc", None, None, "ssconvert not installed"))
+    return runs
+
+
+def _run(size: str, cells: int, task: str, command: list[str]) -> Run:
+    """Time ``command`` from start to exit; its peak resident memory (with its children's) from wait4."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = start + TIMEOUT
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            process.kill()
+            os.wait4(process.pid, 0)
+            return Run(size, cells, task, None, None, f"failed: no answer in {TIMEOUT:.0f} s")
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
+    if process.returncode != 0:
+        last = error.splitlines()[-1] if error else ""
+        return Run(size, cells, task, None, None, f"failed: exit {process.returncode} {last}"[:120])
+    return Run(size, cells, task, seconds, usage.ru_maxrss / 1024)
+
+
+def _soffice(profile: Path, book: Path, outdir: Path) -> list[str]:
+    return ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore", "--nologo",
+            "--nolockcheck", "--convert-to", "xlsx", "--outdir", str(outdir), str(book)]  # fmt: skip
+
+
+def _warm_libreoffice(work: Path) -> Path | None:
+    """A private profile that always recalculates on load, created by one small run beforehand, so
+    the measured runs do not pay for LibreOffice's first start."""
+    if not shutil.which("soffice"):
+        return None
+    profile = work / "lo-profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
+    tiny = work / "warm.xlsx"
+    subprocess.run(["bnsheet", "build", "-o", str(tiny), "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(_soffice(profile, tiny, work / "lo-warm"), check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=TIMEOUT)  # fmt: skip
+    return profile
+
+
+def _formula_cells(n: int, d: int) -> int:
+    from bnsheet.graph import load
+    from bnsheet.layout import Layout
+
+    graph, layout = load(), Layout(n, d)
+    return sum(layout.rows(b) * d for b in graph.nodes) + sum(p.formula is not None for p in graph.params)
+
+
+def _ratios(runs: list[Run]) -> None:
+    """Build against the openpyxl dump; everything on the verify side against LibreOffice."""
+    by = {(r.size, r.task): r.seconds for r in runs}
+    for r in runs:
+        base = by.get((r.size, "openpyxl write-only dump" if r.task == "bnsheet build" else
+                       "LibreOffice headless recalc + save"))  # fmt: skip
+        if r.task in ("openpyxl write-only dump", "LibreOffice headless recalc + save") or not (r.seconds and base):
+            continue
+        r.ratio = f"{r.seconds / base:.2f} x {'openpyxl' if r.task == 'bnsheet build' else 'LibreOffice'}"
+
+
+def _print(runs: list[Run]) -> None:
+    for r in runs:
+        seconds = f"{r.seconds:8.2f}" if r.seconds is not None else "       —"
+        peak = f"{r.peak_mb:7.0f}" if r.peak_mb is not None else "      —"
+        print(f"{r.size:>8} {r.formula_cells:>8} {r.task:<38} {seconds} s {peak} MB  {r.note}", flush=True)
+
+
+def _write(runs: list[Run], machine: str, out: Path) -> None:
+    with (out / "results.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["size", "formula_cells", "task", "seconds", "peak_mb", "us_per_cell", "ratio", "note"])
+        for r in runs:
+            per_cell = f"{r.seconds / r.formula_cells * 1e6:.2f}" if r.seconds else ""
+            writer.writerow([r.size, r.formula_cells, r.task, f"{r.seconds:.3f}" if r.seconds else "",
+                             f"{r.peak_mb:.0f}" if r.peak_mb else "", per_cell, r.ratio, r.note])  # fmt: skip
+    lines = [
+        "| size | formula cells | task | seconds | µs per cell | peak MB | ratio |",
+        "|---|---:|---|---:|---:|---:|---|",
+    ]
+    for r in runs:
+        if r.seconds is None:
+            lines.append(f"| {r.size} | {r.formula_cells:,} | {r.task} | — | — | — | {r.note} |")
+            continue
+        lines.append(
+            f"| {r.size} | {r.formula_cells:,} | {r.task} | {r.seconds:.2f} | "
+            f"{r.seconds / r.formula_cells * 1e6:.1f} | {r.peak_mb:.0f} | {r.ratio} |"
+        )
+    (out / "results.md").write_text(f"{machine}\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _machine(before: str, after: str) -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    memory = next((int(line.split()[1]) / 1024**2 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0.0)  # fmt: skip
+    tools = [f"Python {platform.python_version()}", f"bnsheet {version('bnsheet')}",
+             f"formualizer {version('formualizer')}", f"openpyxl {version('openpyxl')}"]  # fmt: skip
+    for program, flag in (("soffice", "--version"), ("ssconvert", "--version")):
+        if shutil.which(program):
+            text = subprocess.run([program, flag], capture_output=True, text=True, timeout=120).stdout
+            tools.append(" ".join(text.split()[:3]))
+    return (
+        f"Machine: {os.cpu_count()} cores, {cpu}, {memory:.0f} GB RAM, {platform.system()} {platform.release()}; "
+        f"load average {before} at the start, {after} at the end. {'; '.join(tools)}."
+    )
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _openpyxl_dump(n: int, d: int, path: Path) -> None:
+    """The baseline a user would write by hand: the same inputs and formulas, openpyxl write-only,
+    no notes, no styles."""
+    import openpyxl
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from bnsheet import inputs
+    from bnsheet.compile import cell_pattern
+    from bnsheet.graph import load
+    from bnsheet.layout import BLOCK_LEFT, BLOCK_TOP, Layout, defined_name
+    from bnsheet.refs import col_letter
+
+    graph, layout, values = load(), Layout(n, d), inputs.make(n=n, d=d)
+    arrays = values.arrays()
+    book = openpyxl.Workbook(write_only=True)
+    params = book.create_sheet("params")
+    for _ in range(BLOCK_TOP - 1):
+        params.append([])
+    for p in graph.params:
+        params.append([None, p.name, "=" + p.formula if p.formula else values.eps])
+    letters = [col_letter(BLOCK_LEFT + j) for j in range(d)]
+    for block in graph.blocks:
+        sheet = book.create_sheet(block.name)
+        for _ in range(BLOCK_TOP - 1):
+            sheet.append([])
+        pattern = None if block.is_input else cell_pattern(block, graph, layout)
+        for i in range(layout.rows(block)):
+            row = BLOCK_TOP + i
+            if pattern is None:
+                sheet.append([None, None, *(float(v) for v in arrays[block.name][i])])
+            else:
+                sheet.append([None, None, *(pattern.format(c=c, r=row) for c in letters)])
+    for block in graph.blocks:
+        name = defined_name(block.name)
+        book.defined_names[name] = DefinedName(name, attr_text=layout.area(block).absolute())
+    for p in graph.params:
+        name = defined_name(p.name)
+        book.defined_names[name] = DefinedName(name, attr_text=layout.param_area(graph, p.name).absolute())
+    book.save(path)
+
+
+def _formualizer_alone(path: Path) -> None:
+    import formualizer
+
+    formualizer.load_workbook(str(path)).evaluate_all()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--openpyxl-dump"]:
+        _openpyxl_dump(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
+    elif sys.argv[1:2] == ["--formualizer-alone"]:
+        _formualizer_alone(Path(sys.argv[2]))
+    else:
+        sys.exit(main())
