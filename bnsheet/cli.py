@@ -1,16 +1,24 @@
-"""The ``bnsheet`` command: build and verify (SPEC §5). Exit 0 ok, 1 a node fails, 2 unusable input."""
+"""The ``bnsheet`` command: build, verify and experiment (SPEC §5). Exit 0 ok, 1 a node fails, 2 unusable input."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import engines
+from . import engines, experiment
 from .builder import DEFAULT_PATH, build
-from .errors import BnsheetError
+from .errors import BnsheetError, InputError
 from .inputs import DEFAULT_EPS, DEFAULT_SEED
 from .verifier import verify
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +41,27 @@ def _parser() -> argparse.ArgumentParser:
     for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD")):
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument(
+        "--from-experiment",
+        action="store_true",
+        help="x, gamma, beta, dout from a real batch of the experiment's network (--d: how many features)",
+    )
+    b.add_argument("--layer", type=int, help="with --from-experiment: which BN layer, 1-5 (default 1)")
+
+    e = commands.add_parser("experiment", help="train the 5x100 network with and without BN (needs the extra)")
+    e.add_argument("-o", "--output", default=str(experiment.DEFAULT_FOLDER), help="folder for CSV and PNG")
+    e.add_argument("--epochs", type=int, default=experiment.DEFAULT_EPOCHS)
+    e.add_argument(
+        "--scales",
+        type=_scales,
+        default=experiment.DEFAULT_SCALES,
+        metavar="S,S,...",
+        help="initial weight scales, comma-separated",
+    )
+    e.add_argument("--lr", type=float, default=experiment.DEFAULT_LR, help="SGD learning rate")
+    e.add_argument("--target", type=float, default=experiment.DEFAULT_TARGET, help="test accuracy to reach")
+    e.add_argument("--seed", type=int, default=experiment.DEFAULT_SEED)
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
     v.add_argument("path")
@@ -45,13 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "build":
-            path = build(
-                args.output, n=args.n, d=args.d, seed=args.seed, eps=args.eps,
-                x=args.x, gamma=args.gamma, beta=args.beta, dout=args.dout,
-                progress=not args.quiet and sys.stderr.isatty(),
+            return _build(args)
+        if args.command == "experiment":
+            passed = experiment.reproduce(
+                Path(args.output), scales=args.scales, epochs=args.epochs, lr=args.lr, target=args.target,
+                seed=args.seed, progress=not args.quiet and sys.stderr.isatty(),
             )  # fmt: skip
-            print(f"wrote {path}")
-            return 0
+            return 0 if passed else 1
         report = verify(args.path, engine=args.engine)
     except BnsheetError as exc:
         print(f"bnsheet: {exc}", file=sys.stderr)
@@ -61,3 +90,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.ok else 1
+
+
+def _build(args: argparse.Namespace) -> int:
+    given = {"x": args.x, "gamma": args.gamma, "beta": args.beta, "dout": args.dout}
+    source = ""
+    if args.from_experiment:
+        clashing = [f"--{name}" for name, value in [("n", args.n), *given.items()] if value is not None]
+        if clashing:
+            raise InputError(f"--from-experiment takes the batch from the network; drop {', '.join(clashing)}")
+        layer, features = args.layer or 1, args.d or experiment.WORKBOOK_FEATURES
+        given = experiment.workbook_inputs(layer, features, seed=args.seed, eps=args.eps)
+        source = (f" (BN layer {layer} of the experiment's network, last step of epoch {experiment.CAPTURE_EPOCHS} "
+                  f"at weight scale {experiment.CAPTURE_SCALE:g}: all {experiment.BATCH} samples, "
+                  f"features 1-{features} of {experiment.WIDTH})")  # fmt: skip
+    elif args.layer is not None:
+        raise InputError("--layer goes with --from-experiment")
+    path = build(
+        args.output, n=args.n, d=None if args.from_experiment else args.d, seed=args.seed, eps=args.eps,
+        progress=not args.quiet and sys.stderr.isatty(), **given,
+    )  # fmt: skip
+    print(f"wrote {path}{source}")
+    return 0
