@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     b = commands.add_parser("build", help="write the workbook")
     b.add_argument("-o", "--output", default=str(DEFAULT_PATH), help=f"where to write (default {DEFAULT_PATH})")
     b.add_argument("--n", type=int, help="batch size N (rows); default 4, or the rows of --x")
-    b.add_argument("--d", type=int, help="features D (columns); default 3, or the columns of --x")
+    b.add_argument(
+        "--d", type=int, help="features D (columns); default 3, or the columns of --x, or 8 with --from-experiment"
+    )
     b.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for inputs not given")
     b.add_argument("--eps", type=float, default=DEFAULT_EPS, help="eps added to the variance")
     for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD")):
@@ -50,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     e = commands.add_parser("experiment", help="train the 5x100 network with and without BN (needs the extra)")
     e.add_argument("-o", "--output", default=str(experiment.DEFAULT_FOLDER), help="folder for CSV and PNG")
-    e.add_argument("--epochs", type=int, default=experiment.DEFAULT_EPOCHS)
+    e.add_argument("--epochs", type=int, default=experiment.DEFAULT_EPOCHS, help="epochs per run")
     e.add_argument(
         "--scales",
         type=_scales,
@@ -60,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--lr", type=float, default=experiment.DEFAULT_LR, help="SGD learning rate")
     e.add_argument("--target", type=float, default=experiment.DEFAULT_TARGET, help="test accuracy to reach")
-    e.add_argument("--seed", type=int, default=experiment.DEFAULT_SEED)
+    e.add_argument("--seed", type=int, default=experiment.DEFAULT_SEED, help="seed of weights, split and shuffles")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
