@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from . import engines
 from .builder import DEFAULT_PATH, build
 from .errors import BnsheetError
+from .gradebook import grade_all
 from .inputs import DEFAULT_EPS, DEFAULT_SEED
 from .verifier import verify
 
@@ -33,11 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD")):
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument(
+        "--exercise", metavar="NODES",
+        help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
+    )  # fmt: skip
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
     v.add_argument("path")
     v.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
+    g.add_argument("paths", nargs="+", metavar="PATH")
+    g.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    form = g.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print one CSV row per file and node")
+    form.add_argument("--json", action="store_true", help="print one JSON record per file and node")
     return parser
 
 
@@ -48,10 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = build(
                 args.output, n=args.n, d=args.d, seed=args.seed, eps=args.eps,
                 x=args.x, gamma=args.gamma, beta=args.beta, dout=args.dout,
-                progress=not args.quiet and sys.stderr.isatty(),
+                progress=not args.quiet and sys.stderr.isatty(), exercise=args.exercise,
             )  # fmt: skip
             print(f"wrote {path}")
             return 0
+        if args.command == "grade":
+            return _grade(args)
         report = verify(args.path, engine=args.engine)
     except BnsheetError as exc:
         print(f"bnsheet: {exc}", file=sys.stderr)
@@ -61,3 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.ok else 1
+
+
+def _grade(args: argparse.Namespace) -> int:
+    """Grade, print, and say 0 all correct, 1 something is not, 2 no file could be graded."""
+    book = grade_all(args.paths, engine=args.engine)
+    if not book.grades:
+        for _, reason in book.unusable:
+            print(f"bnsheet: {reason}", file=sys.stderr)
+        return 2
+    print(book.to_csv() if args.csv else book.to_json() if args.json else book.to_text())
+    return 0 if book.ok else 1
