@@ -84,5 +84,5 @@ def _grade(args: argparse.Namespace) -> int:
         for _, reason in book.unusable:
             print(f"bnsheet: {reason}", file=sys.stderr)
         return 2
-    print(book.to_csv() if args.csv else book.to_json() if args.json else book.to_text())
+    print(book.to_csv() if args.csv else book.to_json() if args.json else book.to_text(), end="" if args.csv else "\n")
     return 0 if book.ok else 1

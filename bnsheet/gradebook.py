@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import engines
 from .errors import BnsheetError, WorkbookError
-from .grade import COLUMNS, Grade, grade
+from .grader import COLUMNS, Grade, grade
 
 FILE_COLUMNS = ["file", "score", "correct", "nodes"]
 

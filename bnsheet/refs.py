@@ -179,6 +179,9 @@ _SHEET_REF = re.compile(
 )
 
 
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+
+
 def references(formula: str) -> list[Reference]:
     """The references to other sheets in an A1 formula, in order.
 
@@ -188,7 +191,7 @@ def references(formula: str) -> list[Reference]:
     "'gamma'!C$7"
     """
     found = []
-    for match in _SHEET_REF.finditer(formula):
+    for match in _SHEET_REF.finditer(_STRING.sub('""', formula)):
         quoted, bare, first, last = match.groups()
         sheet = quoted.replace("''", "'") if quoted is not None else bare
         ends = [first] + ([last] if last else [])

@@ -66,4 +66,3 @@ def _replace_block(xml: str, area: Area, values: np.ndarray) -> str:
         last = match.end()
     pieces.append(xml[last:])
     return "".join(pieces)
-

@@ -24,9 +24,7 @@ Row = tuple[int, list[tuple[int, ooxml.Value, str]]]
 _TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47"}
 
 
-def write(
-    path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False, exercise: tuple[str, ...] = ()
-) -> Path:
+def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False, exercise: tuple[str, ...] = ()) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
     An interrupted write leaves whatever was at ``path`` before untouched. The ``exercise`` nodes'
@@ -60,9 +58,7 @@ def _params_sheet(graph: Graph, inputs: Inputs) -> ooxml.Sheet:
     return ooxml.Sheet(PARAMS_SHEET, rows(), widths=widths, tab_color=_TAB["param"])
 
 
-def _block_sheet(
-    graph: Graph, block: Block, inputs: Inputs, layout: Layout, bar: tqdm, exercise: bool
-) -> ooxml.Sheet:
+def _block_sheet(graph: Graph, block: Block, inputs: Inputs, layout: Layout, bar: tqdm, exercise: bool) -> ooxml.Sheet:
     kind = "input" if block.is_input else ("backward" if block.step.startswith("b") else "forward")
     widths = {LABEL_COL: 11.0} | {BLOCK_LEFT + j: 12.0 for j in range(layout.d)}
     return ooxml.Sheet(

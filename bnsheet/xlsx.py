@@ -103,7 +103,8 @@ class XlsxFile:
                 if kind == "shared" and shared_index is not None:
                     shared[shared_index] = r1c1
                 if kind == "array" and ":" in cell.get("_ref", ""):
-                    arrays.append((cell["_ref"], "=" + formula.strip().removeprefix("=")))
+                    r1c1 = "{=" + formula.strip().removeprefix("=") + "}"
+                    arrays.append((cell["_ref"], r1c1))
             elif kind == "shared" and shared_index is not None:
                 r1c1 = shared.get(shared_index)
             cells[(row, col)] = Cell(row, col, r1c1, self._value(cell))
@@ -217,10 +218,10 @@ def _iterparse(stream: IO[bytes], events: tuple[str, ...]) -> Iterator[tuple[str
     yield from iterparse(stream, events=events, forbid_dtd=True)
 
 
-def _cover(cells: Cells, span: str, formula: str) -> None:
+def _cover(cells: Cells, span: str, array: str) -> None:
     """Cells under a multi-cell array formula hold only values; mark them as that formula's cells.
 
-    Their formula reads ``{=…}``, as spreadsheets show it, so they count as formulas, not constants.
+    The whole range reads ``{=…}``, as spreadsheets show it: one formula, not constants.
     """
     try:
         (top, left), (bottom, right) = (split_address(end) for end in span.split(":", 1))
@@ -228,7 +229,7 @@ def _cover(cells: Cells, span: str, formula: str) -> None:
         return
     for (row, col), stored in cells.items():
         if top <= row <= bottom and left <= col <= right and stored.r1c1 is None:
-            stored.r1c1 = "{" + formula + "}"
+            stored.r1c1 = array
 
 
 def _local(tag: str) -> str:

@@ -17,8 +17,8 @@ import pytest
 from openpyxl.worksheet.formula import ArrayFormula
 
 import bnsheet
-from bnsheet.grade import grade
 from bnsheet.gradebook import grade_all
+from bnsheet.grader import grade
 from bnsheet.inputs import make
 
 N, D = 4, 3
@@ -79,8 +79,8 @@ def submit(exercise: Path, target: Path, **changes: Fill) -> Path:
     return target
 
 
-def verdicts(path: Path) -> dict[str, tuple[str, str]]:
-    return {g.node: (g.status, g.diagnosis) for g in grade(path, engine="formualizer").nodes}
+def verdicts(path: Path, engine: str = "formualizer") -> dict[str, tuple[str, str]]:
+    return {g.node: (g.status, g.diagnosis) for g in grade(path, engine=engine).nodes}
 
 
 def test_the_exercise_file_leaves_the_chosen_blocks_empty_with_the_task_above(exercise):
@@ -188,3 +188,105 @@ def test_a_folder_of_mixed_submissions_grades_into_a_csv_with_right_scores(exerc
     dee = table[table["file"] == str(folder / "dee.xlsx")]
     assert dee["status"].tolist() == ["unusable"] and "not an .xlsx workbook" in dee["diagnosis"].iloc[0]
     assert len(table) == 3 * 14 + 1 and not book.ok
+
+
+def test_a_multi_cell_array_formula_is_one_formula(exercise, tmp_path):
+    path = submit(exercise, tmp_path / "a.xlsx", dxhat=None)
+    book = openpyxl.load_workbook(path)
+    book["dxhat"]["C7"] = ArrayFormula("C7:E10", "=dout!C7:E10*gamma!C7:E7")
+    book.save(path)
+    status, diagnosis = verdicts(path)["dxhat"]
+    assert (status, diagnosis) == ("correct", "")
+
+
+def test_engine_faults_that_grading_meets(exercise, tmp_path):
+    """Known faults, kept visible: a correct learner's formula these engines get wrong.
+
+    formulas: INDEX(range, 0, k) should be the whole column k, it gives one cell.
+    formualizer: MMULT and TRANSPOSE are unknown (#NAME?).
+    The grader's default engine is formualizer, which gets INDEX right."""
+    path = submit(exercise, tmp_path / "f.xlsx", dmu="=-SUM(INDEX(bn_dx1,0,COLUMN()-2))")
+    assert verdicts(path)["dmu"][0] == "correct"
+    assert verdicts(path, engine="formulas")["dmu"][0] == "wrong"
+    path = submit(exercise, tmp_path / "m.xlsx", dgamma="=SUM(dgammax!{c}7:{c}10*xhat!{c}7:{c}10)")
+    book = openpyxl.load_workbook(path)
+    book["dgamma"]["C7"] = "=SUMPRODUCT(MMULT(TRANSPOSE(dgammax!C7:C10),xhat!C7:C10))"
+    book.save(path)
+    assert verdicts(path, engine="formulas")["dgamma"][0] == "correct"
+    status, diagnosis = verdicts(path)["dgamma"]
+    assert status == "error" and "#NAME?" in diagnosis
+
+
+def test_a_workbook_without_an_exercise_is_graded_on_every_node(built):
+    graded = grade(built)
+    assert len(graded.nodes) == 23 and graded.ok
+
+
+def test_assert_workbook_matches_fails_with_the_per_node_table(built):
+    from conftest import tamper
+
+    from bnsheet.testing import assert_workbook_matches
+
+    assert_workbook_matches(built, engine="formualizer")
+
+    def change(book):
+        book["dvar"]["D7"] = "=1/SQRT('var'!D$7+bn_eps)*'dsqrtvar'!D$7"
+
+    with pytest.raises(AssertionError) as failure:
+        assert_workbook_matches(tamper(built, change), engine="formualizer")
+    message = str(failure.value)
+    assert "dvar: mismatch at 'dvar'!D7" in message and "    node shape" in message
+
+
+def test_build_refuses_an_unknown_exercise(tmp_path):
+    with pytest.raises(bnsheet.InputError, match="--exercise dz: choose backward, forward, all"):
+        bnsheet.build(tmp_path / "w.xlsx", exercise="dx,dz")
+    with pytest.raises(bnsheet.InputError, match="inputs cannot be exercises"):
+        bnsheet.build(tmp_path / "w.xlsx", exercise="x")
+    assert not (tmp_path / "w.xlsx").exists()
+
+
+def test_the_grade_command(exercise, tmp_path):
+    import json
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bnsheet", *args], capture_output=True, text=True, timeout=300)
+
+    made = run("build", "-o", str(tmp_path / "e.xlsx"), "--exercise", "dxhat,dvar", "--n", "4", "--d", "3")
+    assert made.returncode == 0 and made.stdout == f"wrote {tmp_path / 'e.xlsx'}\n"
+    good = submit(exercise, tmp_path / "class" / "good.xlsx")
+    bad = submit(exercise, tmp_path / "class" / "bad.xlsx", dsq="=dvar!{c}$7")
+    assert run("grade", str(good)).returncode == 0
+    text = run("grade", str(bad), str(tmp_path / "e.xlsx"))
+    assert text.returncode == 1 and "dsq: wrong: factor error: every cell is 4 (N) times" in text.stdout
+    assert "score 13/14" in text.stdout and "score 0/2" in text.stdout
+    data = json.loads(run("grade", str(tmp_path / "class"), "--json").stdout)
+    scores = [(Path(f["file"]).name, f["score"]) for f in data["files"]]
+    assert scores == [("bad.xlsx", 0.9286), ("good.xlsx", 1.0)]
+    unusable = run("grade", str(tmp_path / "nothing.xlsx"))
+    assert unusable.returncode == 2 and unusable.stderr == f"bnsheet: {tmp_path / 'nothing.xlsx'}: no such file\n"
+    empty = run("grade", str(tmp_path / "e.xlsx"), "--csv")
+    assert empty.returncode == 1 and empty.stdout.count("\n") == 3  # header and two nodes
+
+
+def test_substitute_writes_numbers_into_a_block_whose_rows_are_missing(tmp_path):
+    from bnsheet.refs import Area
+    from bnsheet.substitute import substitute
+    from bnsheet.xlsx import XlsxFile
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "s"
+    sheet["A1"], sheet["D8"], sheet["B12"] = "title", "=C7*2", 5.0  # rows 7 and 9..11 do not exist
+    book.save(tmp_path / "w.xlsx")
+    block = Area("s", 7, 3, 9, 4)
+    numbers = np.arange(6.0).reshape(3, 2) / 3
+    with XlsxFile(tmp_path / "w.xlsx") as source:
+        substitute(source, tmp_path / "copy.xlsx", {block: numbers})
+    with XlsxFile(tmp_path / "copy.xlsx") as copy:
+        cells = copy.cells("s")
+        assert [[cells[(r, c)].value for c in (3, 4)] for r in (7, 8, 9)] == numbers.tolist()
+        assert all(cells[(r, c)].r1c1 is None for r in (7, 8, 9) for c in (3, 4))
+        assert cells[(1, 1)].value == "title" and cells[(12, 2)].value == 5.0
+    assert openpyxl.load_workbook(tmp_path / "copy.xlsx")["s"]["D9"].value == 5 / 3

@@ -26,7 +26,7 @@ from .layout import defined_name
 from .refs import Area, references
 from .substitute import substitute
 from .verifier import expected_nodes, locate, read_inputs, tolerances
-from .xlsx import Cell, CellValue, ErrorValue, XlsxFile
+from .xlsx import Cell, Cells, CellValue, ErrorValue, XlsxFile
 
 STATUSES = ("correct", "wrong", "empty", "error")
 SHOWN = 5  # wrong cells listed per node
@@ -126,7 +126,7 @@ def _judge_each_on_its_own(
     """Judge in rounds: a failing block is final once no block it reads (transitively) is still
     undecided and failing; blocks found wrong are then replaced by their expected values and the
     rest recalculated, so a learner's block downstream is judged from correct inputs."""
-    ancestors = judge.ancestors()
+    ancestors = judge.ancestors(names)
     final: dict[str, NodeGrade] = {}
     pending = list(names)
     replaced: list[str] = []
@@ -164,11 +164,20 @@ class _Judge:
         self.tolerance = tolerances(inputs, self.expected)
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
         self.rows_of = {area.sheet: area.shape[0] for area in areas.values()}
+        self._cells: dict[str, Cells] = {}
 
-    def ancestors(self) -> dict[str, set[str]]:
-        """Every node and the blocks it reads, directly or through others: by the graph, and by
-        what the learner's formulas reference (a compact dx reads dgamma, which the graph does not)."""
-        found = {block.name: set(block.reads) | self._referenced(block.name) for block in self.graph.nodes}
+    def stored(self, sheet: str) -> Cells:
+        """A sheet's cells as the learner left them, read once."""
+        if sheet not in self._cells:
+            self._cells[sheet] = self.book.cells(sheet)
+        return self._cells[sheet]
+
+    def ancestors(self, typed: list[str]) -> dict[str, set[str]]:
+        """Every node and the blocks it reads, directly or through others: by the graph, and for the
+        ``typed`` nodes by what the learner's formulas reference (a compact dx reads dgamma)."""
+        found = {block.name: set(block.reads) for block in self.graph.nodes}
+        for name in typed:
+            found[name] |= self._referenced(name)
         changed = True
         while changed:  # close transitively; learners' references may run in a cycle
             changed = False
@@ -183,7 +192,7 @@ class _Judge:
         area = self.areas.get(name)
         if area is None:
             return set()
-        stored = self.book.cells(area.sheet)
+        stored = self.stored(area.sheet)
         formulas = [c.formula or "" for (r, col), c in stored.items() if r >= area.top and col >= area.left]
         sheets = {ref.sheet for formula in formulas for ref in references(formula)}
         sheets |= {m.group(1) for formula in formulas for m in _NAMED.finditer(formula)}
@@ -197,7 +206,7 @@ class _Judge:
             result.status = "error"
             result.note(f"the block {area.absolute()} should be {expected.shape[0]}x{expected.shape[1]}")
             return result
-        stored = self.book.cells(area.sheet)
+        stored = self.stored(area.sheet)
         grid = [[stored.get((area.top + i, area.left + j)) for j in range(area.shape[1])] for i in range(area.shape[0])]
         typed = [(i, j, c) for i, row in enumerate(grid) for j, c in enumerate(row) if _typed(c)]
         if not typed:
@@ -272,13 +281,20 @@ def _errors(result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: n
     result.status = "error"
     result.wrong_cells = len(errors) + len(silent)
     kinds = sorted({str(v) for _, _, v in errors})
-    if "#CIRCULAR!" in kinds or silent:
+    if "#CIRCULAR!" in kinds:
         result.note("a circular reference: the block reads itself, directly or through other sheets")
+    if silent:
+        where = ", ".join(area.address(i, j) for i, j in silent[:SHOWN])
+        result.note(f"no value computed in {where} (a circular reference, or a formula the engine cannot evaluate)")
     others = [k for k in kinds if k != "#CIRCULAR!"]
     if others:
         where = ", ".join(area.address(i, j) for i, j, _ in errors[:SHOWN])
         result.note(f"error values {', '.join(others)} in {where}" + (" …" if len(errors) > SHOWN else ""))
     return True
+
+
+def _cell_value(value: object) -> CellValue:
+    return value if isinstance(value, (float, str, bool)) or value is None else str(value)
 
 
 def _has_formula(cell: Cell | None) -> bool:
@@ -292,7 +308,7 @@ def _wrong_cells(result: NodeGrade, area: Area, grid: list[list[Cell | None]], g
         return
     result.status = "wrong"
     result.wrong_cells = len(bad)
-    result.wrong = [(area.address(i, j), float(expected[i, j]), got[i, j]) for i, j in bad[:SHOWN]]
+    result.wrong = [(area.address(i, j), float(expected[i, j]), _cell_value(got[i, j])) for i, j in bad[:SHOWN]]
     empty = [area.address(i, j) for i, j in bad if not _typed(grid[i][j])]
     if empty:
         result.note(f"{len(empty)} cell(s) empty: {', '.join(empty[:SHOWN])}" + (" …" if len(empty) > SHOWN else ""))
