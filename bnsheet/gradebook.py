@@ -86,8 +86,8 @@ def grade_all(paths: Sequence[str | Path], engine: str | None = None) -> Gradebo
 
     >>> from bnsheet import build
     >>> book = grade_all([build("output/doctest-class.xlsx", exercise="dmu")])
-    >>> book.scores[["score", "correct", "nodes"]].values.tolist()
-    [[0.0, 0, 1]]
+    >>> book.scores[["correct", "nodes"]].values.tolist()
+    [[0, 1]]
     """
     engine = engine or engines.default()
     engines.require(engine)
