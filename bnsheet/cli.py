@@ -10,6 +10,7 @@ from pathlib import Path
 from . import engines, experiment
 from .builder import DEFAULT_PATH, build
 from .errors import BnsheetError, InputError
+from .gradebook import grade_all
 from .inputs import DEFAULT_EPS, DEFAULT_SEED
 from .verifier import verify
 
@@ -44,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument(
+        "--exercise", metavar="NODES",
+        help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
+    )  # fmt: skip
+    b.add_argument(
         "--from-experiment",
         action="store_true",
         help="x, gamma, beta, dout from a real batch of the experiment's network (--d: how many features)",
@@ -69,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("path")
     v.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
+    g.add_argument("paths", nargs="+", metavar="PATH")
+    g.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    form = g.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print one CSV row per file and node")
+    form.add_argument("--json", action="store_true", help="print one JSON record per file and node")
     return parser
 
 
@@ -83,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed, progress=not args.quiet and sys.stderr.isatty(),
             )  # fmt: skip
             return 0 if passed else 1
+        if args.command == "grade":
+            return _grade(args)
         report = verify(args.path, engine=args.engine)
     except BnsheetError as exc:
         print(f"bnsheet: {exc}", file=sys.stderr)
@@ -110,7 +124,18 @@ def _build(args: argparse.Namespace) -> int:
         raise InputError("--layer goes with --from-experiment")
     path = build(
         args.output, n=args.n, d=None if args.from_experiment else args.d, seed=args.seed, eps=args.eps,
-        progress=not args.quiet and sys.stderr.isatty(), **given,
+        progress=not args.quiet and sys.stderr.isatty(), exercise=args.exercise, **given,
     )  # fmt: skip
     print(f"wrote {path}{source}")
     return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    """Grade, print, and say 0 all correct, 1 something is not, 2 no file could be graded."""
+    book = grade_all(args.paths, engine=args.engine)
+    if not book.grades:
+        for _, reason in book.unusable:
+            print(f"bnsheet: {reason}", file=sys.stderr)
+        return 2
+    print(book.to_csv() if args.csv else book.to_json() if args.json else book.to_text(), end="" if args.csv else "\n")
+    return 0 if book.ok else 1

@@ -37,12 +37,12 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
     engine = engine or engines.default()
     engines.require(engine)
     with XlsxFile(path) as book:
-        located = _locate(book, graph)
+        located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
         values = engines.recalculate(engine, Path(path), list(areas.values()))
-        inputs = _read_inputs(book, graph, areas, values)
-        expected = _expected(inputs)
-        tolerance = _tolerance(inputs, expected)
+        inputs = read_inputs(book, graph, areas, values)
+        expected = expected_nodes(inputs)
+        tolerance = tolerances(inputs, expected)
         results = []
         for block in graph.nodes:
             area = located[block.name]
@@ -57,7 +57,7 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
     return Report(path=Path(path), engine=engine, results=results)
 
 
-def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
+def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
     located: dict[str, Area | None] = {}
     for name in [b.name for b in graph.blocks] + [p.name for p in graph.params]:
@@ -67,7 +67,7 @@ def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     return located
 
 
-def _read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
+def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
     """x, gamma, beta, dout and eps as the workbook holds them (stored numbers, bit for bit)."""
     arrays: dict[str, np.ndarray] = {}
     for block in graph.inputs:
@@ -110,11 +110,12 @@ def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray 
     return out
 
 
-def _expected(inputs: Inputs) -> dict[str, np.ndarray]:
+def expected_nodes(inputs: Inputs) -> dict[str, np.ndarray]:
+    """Every node's value by the NumPy reference."""
     return reference.nodes(inputs.x, inputs.gamma, inputs.beta, inputs.dout, inputs.eps)
 
 
-def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def tolerances(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise."""
     noise = _noise(inputs)
     tolerance = {}
@@ -132,7 +133,7 @@ def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
     cell by cell, how much such rounding can move the result.
     """
     rng = np.random.default_rng(12345)
-    base = _expected(inputs)
+    base = expected_nodes(inputs)
     noise = {name: np.zeros_like(value) for name, value in base.items()}
 
     def nudge(value: np.ndarray) -> np.ndarray:
@@ -141,7 +142,7 @@ def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
     for _ in range(trials):
         nudged = Inputs(nudge(inputs.x), nudge(inputs.gamma), nudge(inputs.beta), nudge(inputs.dout),
                         inputs.eps * (1 + 2.0**-50))  # fmt: skip
-        for name, value in _expected(nudged).items():
+        for name, value in expected_nodes(nudged).items():
             noise[name] = np.maximum(noise[name], np.abs(value - base[name]))
     return noise
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from . import exercise as exercise_module
 from . import ooxml
 from .compile import cell_pattern
 from .errors import WorkbookError
@@ -23,18 +24,21 @@ Row = tuple[int, list[tuple[int, ooxml.Value, str]]]
 _TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47"}
 
 
-def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False) -> Path:
+def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False, exercise: tuple[str, ...] = ()) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
-    An interrupted write leaves whatever was at ``path`` before untouched.
+    An interrupted write leaves whatever was at ``path`` before untouched. The ``exercise`` nodes'
+    blocks are left empty, with the task written above them.
     """
     layout = Layout(inputs.n, inputs.d)
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
     with tqdm(total=total, unit="cell", disable=not progress, desc="build", leave=False) as bar:
         sheets = [_params_sheet(graph, inputs)]
-        sheets += [_block_sheet(graph, block, inputs, layout, bar) for block in graph.blocks]
+        sheets += [_block_sheet(graph, block, inputs, layout, bar, block.name in exercise) for block in graph.blocks]
         names = {defined_name(b.name): layout.area(b).absolute() for b in graph.blocks}
         names |= {defined_name(p.name): layout.param_area(graph, p.name).absolute() for p in graph.params}
+        if exercise:
+            names[exercise_module.NAME] = exercise_module.stored(exercise)
         return _save_atomically(path, sheets, names, graph.title)
 
 
@@ -54,22 +58,26 @@ def _params_sheet(graph: Graph, inputs: Inputs) -> ooxml.Sheet:
     return ooxml.Sheet(PARAMS_SHEET, rows(), widths=widths, tab_color=_TAB["param"])
 
 
-def _block_sheet(graph: Graph, block: Block, inputs: Inputs, layout: Layout, bar: tqdm) -> ooxml.Sheet:
+def _block_sheet(graph: Graph, block: Block, inputs: Inputs, layout: Layout, bar: tqdm, exercise: bool) -> ooxml.Sheet:
     kind = "input" if block.is_input else ("backward" if block.step.startswith("b") else "forward")
     widths = {LABEL_COL: 11.0} | {BLOCK_LEFT + j: 12.0 for j in range(layout.d)}
     return ooxml.Sheet(
         block.name,
-        _block_rows(graph, block, inputs, layout, kind, bar),
+        _block_rows(graph, block, inputs, layout, kind, bar, exercise),
         widths=widths,
         freeze=(BLOCK_TOP, BLOCK_LEFT),
         tab_color=_TAB[kind],
     )
 
 
-def _block_rows(graph: Graph, block: Block, inputs: Inputs, layout: Layout, kind: str, bar: tqdm) -> Iterator[Row]:
+def _block_rows(
+    graph: Graph, block: Block, inputs: Inputs, layout: Layout, kind: str, bar: tqdm, exercise: bool
+) -> Iterator[Row]:
     """The rows of one block sheet: notes above, feature labels, then the block itself."""
     shape = f"{'1' if block.is_row else 'N'}xD = {layout.rows(block)}x{layout.d}"
-    if block.is_input:
+    if exercise:
+        notes = exercise_module.task(block, graph, layout.area(block), shape)
+    elif block.is_input:
         notes = [f"input {block.name}: {block.text}", f"shape {shape}; edit these numbers"]
     else:
         notes = [
@@ -93,6 +101,8 @@ def _block_rows(graph: Graph, block: Block, inputs: Inputs, layout: Layout, kind
         label = (LABEL_COL, labels[i], "label")
         if values is not None:
             yield r, [label, *[(c, float(values[i, j]), kind) for j, (c, _) in enumerate(columns)]]
+        elif exercise:
+            yield r, [label, *[(c, None, kind) for c, _ in columns]]
         else:
             yield r, [label, *[(c, pattern.format(c=letters, r=r), kind) for c, letters in columns]]
         bar.update(layout.d)
