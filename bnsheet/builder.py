@@ -24,15 +24,17 @@ def build(
     beta: ArrayLike | None = None,
     dout: ArrayLike | None = None,
     progress: bool = False,
+    force: bool = False,
 ) -> Path:
     """Write the staged BatchNorm workbook and return its path.
 
     Inputs not given are drawn from ``seed``; given ones (NumPy arrays, DataFrames, nested lists
-    or CSV paths) are used bit for bit and fix N and D.
+    or CSV paths) are used bit for bit and fix N and D. The file is written atomically; an
+    existing file at ``path`` that bnsheet did not write is replaced only with ``force=True``.
 
     >>> import bnsheet
     >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
     'doctest-build.xlsx'
     """
     values = inputs_module.make(n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout)
-    return write(Path(path), graph_module.load(), values, progress=progress)
+    return write(Path(path), graph_module.load(), values, progress=progress, force=force)

@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD")):
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--force", action="store_true", help="replace an existing file that bnsheet did not write")
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
     v.add_argument("path")
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = build(
                 args.output, n=args.n, d=args.d, seed=args.seed, eps=args.eps,
                 x=args.x, gamma=args.gamma, beta=args.beta, dout=args.dout,
-                progress=not args.quiet and sys.stderr.isatty(),
+                progress=not args.quiet and sys.stderr.isatty(), force=args.force,
             )  # fmt: skip
             print(f"wrote {path}")
             return 0

@@ -14,6 +14,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from .errors import WorkbookError
+from .safety import check_sizes
 from .refs import from_r1c1, split_address, to_r1c1
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -67,6 +68,7 @@ class XlsxFile:
         except (zipfile.BadZipFile, OSError) as exc:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook ({exc})") from None
         self._parts = {info.filename: info for info in self._zip.infolist()}
+        check_sizes(self.path, list(self._parts.values()))  # zipfile reads no more than these declare
         if "xl/workbook.xml" not in self._parts:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook (no xl/workbook.xml)")
         self._sheet_parts: dict[str, str] = {}
