@@ -110,7 +110,8 @@ def check_target(path: Path, *, force: bool = False) -> None:
     if path.suffix.lower() != ".xlsx":
         raise WorkbookError(f"{path}: the workbook's name must end in .xlsx")
     if not folder.is_dir():
-        raise WorkbookError(f"{path}: the folder {folder} does not exist")
+        state = "is not a folder" if folder.exists() else "does not exist"
+        raise WorkbookError(f"{path}: the folder {folder} {state}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise WorkbookError(f"{path}: cannot write in {folder} (permission denied)")
     if path.is_dir():
