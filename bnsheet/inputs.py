@@ -97,9 +97,7 @@ def make(
         if array.shape != want:
             source = {"x": x, "gamma": gamma, "beta": beta, "dout": dout}[name]
             origin = f" ({source})" if isinstance(source, (str, Path)) else ""
-            raise InputError(
-                f"{name}{origin} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}"
-            )
+            raise InputError(f"{name}{origin} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}")
         arrays[name] = array
     return Inputs(arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], float(eps))
 

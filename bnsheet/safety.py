@@ -19,6 +19,7 @@ import html
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -93,7 +94,7 @@ def vet(path: str | Path) -> None:
             _Vetting(path, package).run()
     except FileNotFoundError:
         raise WorkbookError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
         raise WorkbookError(f"{path}: not an .xlsx workbook ({_one_line(exc)})") from None
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None

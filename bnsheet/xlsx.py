@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from .errors import WorkbookError
-from .safety import check_sizes
 from .refs import from_r1c1, split_address, to_r1c1
+from .safety import check_sizes
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
@@ -198,7 +199,7 @@ class XlsxFile:
         try:
             with self._zip.open(part) as stream:
                 yield from _iterparse(stream, events)
-        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise WorkbookError(f"{self.path}: cannot read {part} ({exc})") from None
 
 
