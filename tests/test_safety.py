@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -233,6 +234,9 @@ def test_an_external_relationship_is_refused(built, capsys):
         (b'HYPERLINK("http://203.0.113.1/x","click")', "calls HYPERLINK"),
         (b'INDIRECT("x!C8")', "calls INDIRECT"),
         (b'SUM(INDIRECT ("x!C8"))', "calls INDIRECT"),
+        (b"INDIRECT" + b" " * 100 + b'("x!C8")', "calls INDIRECT"),
+        (b'IND<!-- hidden -->IRECT("x!C8")', "calls INDIRECT"),
+        (b'IND<![CDATA[IRECT("x!C8")]]>', "calls INDIRECT"),
         (b'_xlfn.FILTERXML("&lt;a/&gt;","//a")', "calls FILTERXML"),
         (b'RTD("server",,"topic")', "calls RTD"),
         (b'CALL("kernel32","Beep","JJJ",440,100)', "calls CALL"),
@@ -241,6 +245,14 @@ def test_an_external_relationship_is_refused(built, capsys):
 def test_formulas_that_reach_outside_are_refused_naming_the_cell(built, capsys, formula, what):
     path = rezip(built, set_formula("xmu", "D9", formula))
     assert_refused(path, capsys, what, "('xmu'!D9)")
+
+
+def test_two_parts_of_the_same_name_are_refused(built, capsys):
+    path = rezip(built, lambda parts: None)
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "a") as package:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it is asked to write
+        package.writestr("xl/worksheets/sheet2.xml", b"<worksheet/>")
+    assert_refused(path, capsys, "two parts of the same name")
 
 
 def test_a_defined_name_that_reaches_outside_is_refused(built, capsys):
