@@ -36,6 +36,7 @@ class Cell:
     r1c1: str | None
     value: CellValue
     _a1: str | None = None
+    shared: bool = False  # the formula is filled in from a shared formula's master cell
 
     @property
     def formula(self) -> str | None:
@@ -87,6 +88,10 @@ class XlsxFile:
     def sheet_names(self) -> list[str]:
         return list(self._sheet_parts)
 
+    def sheet_part(self, sheet: str) -> str:
+        """The zip member that holds a sheet, e.g. ``xl/worksheets/sheet3.xml``."""
+        return self._sheet_parts[sheet]
+
     def cells(self, sheet: str) -> Cells:
         """Every stored cell of a sheet by (row, col)."""
         part = self._sheet_parts.get(sheet)
@@ -96,14 +101,17 @@ class XlsxFile:
         shared: dict[str, str] = {}
         for cell, formula, kind, shared_index in self._cell_records(part):
             row, col = split_address(cell["r"])
-            r1c1 = None
+            r1c1, filled = None, False
             if formula is not None and formula.strip():
+                # A shared formula's master carries the text (and a ref); a cell in its range that
+                # has its own text overrides the shared formula for that cell only.
                 r1c1 = to_r1c1("=" + formula.strip().removeprefix("="), row, col)
-                if kind == "shared" and shared_index is not None:
+                if kind == "shared-master" and shared_index is not None:
                     shared[shared_index] = r1c1
             elif kind == "shared" and shared_index is not None:
                 r1c1 = shared.get(shared_index)
-            cells[(row, col)] = Cell(row, col, r1c1, self._value(cell))
+                filled = r1c1 is not None
+            cells[(row, col)] = Cell(row, col, r1c1, self._value(cell), shared=filled)
         return cells
 
     def _cell_records(self, part: str) -> Iterator[tuple[dict[str, str], str | None, str | None, str | None]]:
@@ -121,6 +129,8 @@ class XlsxFile:
             if tag == "f":
                 formula = element.text
                 kind = element.get("t")
+                if kind == "shared" and element.get("ref") is not None:
+                    kind = "shared-master"
                 index = element.get("si")
             elif tag == "v":
                 cell["_v"] = element.text or ""
