@@ -101,11 +101,12 @@ def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) ->
         process.wait()
 
 
-def convert(
-    path: Path, areas: list[Area], *, name: str, command: Callable[[Workspace, Path], Sequence[str]],
+@contextmanager
+def recalculated(
+    path: Path, *, name: str, command: Callable[[Workspace, Path], Sequence[str]],
     setup: Callable[[Workspace], None] | None = None, timeout: float = TIMEOUT,
-) -> dict[Area, np.ndarray]:  # fmt: skip
-    """Let an application recalculate a copy of ``path`` and save it as .xlsx; return the saved values.
+) -> Iterator[Path]:  # fmt: skip
+    """The .xlsx an application saves after recalculating a copy of ``path``; gone after the block.
 
     ``command(workspace, output_folder)`` gives the command line, which must write
     ``output_folder / <input name>`` with an .xlsx suffix; ``setup`` prepares the workspace
@@ -120,7 +121,17 @@ def convert(
         saved = out / (ws.source.stem + ".xlsx")
         if not saved.exists():
             raise EngineError(f"{name} did not save a recalculated copy of {path}")
-        return stored_values(saved, areas)
+        yield saved
+
+
+def save_copy(saved: Path, target: Path) -> Path:
+    """Copy an application's saved file to ``target``, refusing to overwrite anything there."""
+    try:
+        with open(saved, "rb") as source, open(target, "xb") as copy:
+            shutil.copyfileobj(source, copy)
+    except FileExistsError:
+        raise EngineError(f"{target}: already exists; not overwritten") from None
+    return target
 
 
 def stored_values(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:

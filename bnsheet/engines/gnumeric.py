@@ -20,7 +20,14 @@ def installed() -> bool:
 
 
 def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
-    return external.convert(path, areas, name=NAME, command=_command)
+    with external.recalculated(path, name=NAME, command=_command) as saved:
+        return external.stored_values(saved, areas)
+
+
+def save(path: Path, target: Path) -> Path:
+    """Open ``path`` in Gnumeric, recalculate it and save it as .xlsx at ``target`` (a new file)."""
+    with external.recalculated(path, name=NAME, command=_command) as saved:
+        return external.save_copy(saved, target)
 
 
 def _command(ws: external.Workspace, out: Path) -> list[str]:

@@ -42,7 +42,14 @@ def installed() -> bool:
 
 
 def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
-    return external.convert(path, areas, name=NAME, command=_command, setup=_private_profile)
+    with external.recalculated(path, name=NAME, command=_command, setup=_private_profile) as saved:
+        return external.stored_values(saved, areas)
+
+
+def save(path: Path, target: Path) -> Path:
+    """Open ``path`` in LibreOffice, recalculate it and save it as .xlsx at ``target`` (a new file)."""
+    with external.recalculated(path, name=NAME, command=_command, setup=_private_profile) as saved:
+        return external.save_copy(saved, target)
 
 
 def _private_profile(ws: external.Workspace) -> None:
