@@ -76,8 +76,8 @@ def rounding(name: str, value: np.ndarray) -> np.ndarray:
     LibreOffice keeps 15 significant digits: half a unit in the 15th digit of each value.
     Engines that keep a full double add nothing.
 
-    >>> rounding("libreoffice", np.array([1.0, 123.456, 0.0])).tolist()
-    [5e-15, 5e-13, 0.0]
+    >>> [f"{v:.3g}" for v in rounding("libreoffice", np.array([1.0, 123.456, 0.0]))]
+    ['5.22e-15', '5.14e-13', '0']
     """
     digits: int | None = getattr(_module(name), "SIGNIFICANT_DIGITS", None)
     if digits is None:
@@ -86,8 +86,9 @@ def rounding(name: str, value: np.ndarray) -> np.ndarray:
 
 
 def half_unit(value: np.ndarray, digits: int) -> np.ndarray:
-    """Half a unit in the last of ``digits`` significant digits of each value: the most that
-    writing the value with that many digits can change it."""
+    """Half a unit in the last of ``digits`` significant digits of each value, plus the one unit in
+    the last place of a double that reading the decimal back can add: the most that writing the
+    value with that many digits can change it."""
     magnitude = np.abs(value.astype(np.float64))
     exponent = np.floor(np.log10(np.where(magnitude > 0, magnitude, 1.0)))
-    return np.where(magnitude > 0, 0.5 * 10.0 ** (exponent - digits + 1), 0.0)
+    return np.where(magnitude > 0, 0.5 * 10.0 ** (exponent - digits + 1) + np.spacing(magnitude), 0.0)

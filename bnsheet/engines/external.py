@@ -98,7 +98,7 @@ def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) ->
     except (ProcessLookupError, PermissionError):
         pass
     if not only_leftovers:
-        process.wait()
+        process.communicate()  # reaps it and closes its pipe; every writer is gone now
 
 
 @contextmanager
