@@ -38,3 +38,23 @@ def test_formualizer_shifts_a_sheet_named_like_a_cell_when_it_fills_a_shared_for
 def test_with_the_workaround_formualizer_verifies_the_shared_copy(tmp_path):
     report = bnsheet.verify(_shared_copy(tmp_path), engine="formualizer")
     assert report.ok, report.to_text()
+
+
+def test_formulas_rounds_the_numbers_it_loads_to_15_decimal_places(tmp_path):
+    # x holds 2.463422947115834e-06; Excel, LibreOffice, Gnumeric and formualizer keep the double.
+    # formulas 1.3 loads round(value, 15) = 2.463422947115e-06 (the last digits gone), so every
+    # node computed from small inputs drifts by up to 1e-9 relative. bnsheet works around it in
+    # engines/formulas.py (_exact_numbers). When this test fails, formulas is fixed: remove both.
+    import contextlib
+    import io
+
+    import formulas
+
+    x = np.full((2, 1), 2.463422947115834e-06)
+    x[1, 0] = 1e-16
+    path = bnsheet.build(tmp_path / "small.xlsx", x=x, gamma=[[1.0]], beta=[[0.0]], dout=[[1.0], [2.0]])
+    with contextlib.redirect_stderr(io.StringIO()):
+        solution = formulas.ExcelModel().loads(str(path)).finish().calculate()
+    assert solution["'[small.xlsx]X'!C7"].value[0, 0] == round(2.463422947115834e-06, 15) != 2.463422947115834e-06
+    assert solution["'[small.xlsx]X'!C8"].value[0, 0] == 0.0  # 1e-16 is gone
+    assert bnsheet.verify(path, engine="formulas").ok  # with the workaround
