@@ -7,7 +7,8 @@ from pathlib import Path
 
 import formualizer as fz
 import numpy as np
-from sheetxml import as_shared, blocks
+from conftest import require_apps
+from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
 from bnsheet import engines
@@ -58,3 +59,18 @@ def test_formulas_rounds_the_numbers_it_loads_to_15_decimal_places(tmp_path):
     assert solution["'[small.xlsx]X'!C7"].value[0, 0] == round(2.463422947115834e-06, 15) != 2.463422947115834e-06
     assert solution["'[small.xlsx]X'!C8"].value[0, 0] == 0.0  # 1e-16 is gone
     assert bnsheet.verify(path, engine="formulas").ok  # with the workaround
+
+
+def test_gnumeric_computes_through_a_circular_reference(built, tmp_path):
+    # mean = AVERAGE(x) + dx*0 makes every node depend on itself through dx. Excel, LibreOffice,
+    # formualizer and formulas report the cycle (an error value); Gnumeric's ssconvert --recalc
+    # iterates and stores numbers, even with iteration off in the file. There is no cheap way
+    # around it in bnsheet, so verify with gnumeric alone cannot see a circular reference:
+    # README says so, and --engine all shows it (the other engines' errors, and "disagree").
+    require_apps("ssconvert")
+    path = built
+    for column in "CDE":
+        path = set_formula(path, tmp_path / f"circular-{column}.xlsx", "mean", f"{column}7",
+                           f"AVERAGE('x'!{column}$7:{column}$10)+'dx'!{column}7*0")  # fmt: skip
+    assert bnsheet.verify(path, engine="gnumeric").ok  # wrong: the cycle goes unnoticed
+    assert not bnsheet.verify(path, engine="formualizer").ok
