@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD")):
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--force", action="store_true", help="replace an existing file that bnsheet did not write")
     b.add_argument(
         "--exercise", metavar="NODES",
         help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
@@ -124,7 +125,7 @@ def _build(args: argparse.Namespace) -> int:
         raise InputError("--layer goes with --from-experiment")
     path = build(
         args.output, n=args.n, d=None if args.from_experiment else args.d, seed=args.seed, eps=args.eps,
-        progress=not args.quiet and sys.stderr.isatty(), exercise=args.exercise, **given,
+        progress=not args.quiet and sys.stderr.isatty(), exercise=args.exercise, force=args.force, **given,
     )  # fmt: skip
     print(f"wrote {path}{source}")
     return 0

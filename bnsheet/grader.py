@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import engines
+from . import engines, safety
 from . import exercise as exercise_module
 from .graph import Graph, load
 from .inputs import Inputs
@@ -102,6 +102,7 @@ def grade(path: str | Path, engine: str | None = None, graph: Graph | None = Non
     engine = engine or engines.default()
     engines.require(engine)
     path = Path(path)
+    safety.vet(path)
     with XlsxFile(path) as book:
         located = locate(book, graph)
         chosen = exercise_module.recorded(book.names) or tuple(b.name for b in graph.nodes)

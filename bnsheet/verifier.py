@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import engines, reference
+from . import engines, reference, safety
 from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
@@ -36,6 +36,7 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
     graph = graph or load()
     engine = engine or engines.default()
     engines.require(engine)
+    safety.vet(path)
     with XlsxFile(path) as book:
         located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}

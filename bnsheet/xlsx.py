@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from defusedxml.ElementTree import iterparse
 
 from .errors import WorkbookError
 from .refs import from_r1c1, split_address, to_r1c1
+from .safety import check_sizes
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
@@ -67,6 +69,7 @@ class XlsxFile:
         except (zipfile.BadZipFile, OSError) as exc:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook ({exc})") from None
         self._parts = {info.filename: info for info in self._zip.infolist()}
+        check_sizes(self.path, list(self._parts.values()))  # zipfile reads no more than these declare
         if "xl/workbook.xml" not in self._parts:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook (no xl/workbook.xml)")
         self._sheet_parts: dict[str, str] = {}
@@ -210,7 +213,7 @@ class XlsxFile:
         try:
             with self._zip.open(part) as stream:
                 yield from _iterparse(stream, events)
-        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise WorkbookError(f"{self.path}: cannot read {part} ({exc})") from None
 
 
