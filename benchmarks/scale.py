@@ -36,13 +36,6 @@ SLOW_ENGINE_MAX_CELLS = 10_000  # formulas (pure Python) takes minutes beyond th
 TIMEOUT = 900.0
 HERE = Path(__file__).resolve().parent
 
-_ALWAYS_RECALCULATE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"""
-
 
 @dataclass
 class Run:
@@ -99,11 +92,10 @@ def _measure(n: int, d: int, work: Path, profile: Path | None) -> list[Run]:
             runs.append(Run(size, cells, task, None, None, "skipped: takes minutes at this size"))
             continue
         runs.append(_run(size, cells, task, ["bnsheet", "verify", str(book), "--engine", engine, "--quiet"]))
-    runs.append(_run(size, cells, "formualizer alone, file as written", [sys.executable, __file__,
-                                                                         "--formualizer-alone", str(book)]))  # fmt: skip
+    alone = [sys.executable, __file__, "--formualizer-alone", str(book)]
+    runs.append(_run(size, cells, "formualizer alone, file as written", alone))
     if profile is not None:
-        outdir = work / "lo-out"
-        runs.append(_run(size, cells, "LibreOffice headless recalc + save", _soffice(profile, book, outdir)))
+        runs.append(_run(size, cells, "LibreOffice headless recalc + save", _soffice(profile, book, work / "lo-out")))
     else:
         runs.append(Run(size, cells, "LibreOffice headless recalc + save", None, None, "soffice not installed"))
     if shutil.which("ssconvert"):
@@ -138,23 +130,25 @@ def _run(size: str, cells: int, task: str, command: list[str]) -> Run:
 
 
 def _soffice(profile: Path, book: Path, outdir: Path) -> list[str]:
-    return ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore", "--nologo",
-            "--nolockcheck", "--convert-to", "xlsx", "--outdir", str(outdir), str(book)]  # fmt: skip
+    """LibreOffice's command line as bnsheet's libreoffice engine runs it, with the profile at ``profile``."""
+    from bnsheet.engines import external, libreoffice
+
+    return libreoffice._command(external.Workspace(profile.parent, book), outdir)
 
 
 def _warm_libreoffice(work: Path) -> Path | None:
-    """A private profile that always recalculates on load, created by one small run beforehand, so
-    the measured runs do not pay for LibreOffice's first start."""
-    if not shutil.which("soffice"):
+    """A private profile that always recalculates on load (bnsheet's libreoffice engine writes it),
+    started once on a small workbook, so the measured runs do not pay for LibreOffice's first start."""
+    from bnsheet.engines import external, libreoffice
+
+    if not libreoffice.installed():
         return None
-    profile = work / "lo-profile"
-    (profile / "user").mkdir(parents=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
     tiny = work / "warm.xlsx"
     subprocess.run(["bnsheet", "build", "-o", str(tiny), "--quiet"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(_soffice(profile, tiny, work / "lo-warm"), check=True, stdout=subprocess.DEVNULL,
+    libreoffice._private_profile(external.Workspace(work, tiny))
+    subprocess.run(_soffice(work / "profile", tiny, work / "lo-warm"), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=TIMEOUT)  # fmt: skip
-    return profile
+    return work / "profile"
 
 
 def _formula_cells(n: int, d: int) -> int:

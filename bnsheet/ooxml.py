@@ -22,6 +22,7 @@ Value = float | int | str | None
 STYLES = ("default", "title", "note", "label", "input", "forward", "backward", "param", "link")
 _STYLE = {name: i for i, name in enumerate(STYLES)}
 
+APPLICATION = "bnsheet"  # in docProps/app.xml: how bnsheet knows a file it may rebuild freely
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _CREATED = "2024-01-01T00:00:00Z"
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -178,7 +179,7 @@ def _app() -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-        "<Application>bnsheet</Application></Properties>"
+        f"<Application>{APPLICATION}</Application></Properties>"
     )
 
 

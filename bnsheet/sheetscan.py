@@ -28,7 +28,7 @@ _CELL = (
 _CELLS = re.compile(_CELL)
 # What is left of <sheetData> once the plain cells are taken out: only the rows' tags.
 _ROW_TAGS = re.compile(r'(?:<row(?: [a-zA-Z][a-zA-Z0-9:]{0,30}="[^"<&]*")*(?:/>|></row>))*')
-_ROW_PREFIXES = re.compile(r'<row[^>]* ([a-zA-Z][a-zA-Z0-9]{0,30}):')  # like x14ac:dyDescent="0.25"
+_ROW_PREFIXES = re.compile(r"<row[^>]* ([a-zA-Z][a-zA-Z0-9]{0,30}):")  # like x14ac:dyDescent="0.25"
 _UNTRIMMED = re.compile(r"<f(?: [^>]*)?>[\s=]|\s</f>")  # a formula text written " =A1 "
 _DECLARATION = re.compile(rb'<\?xml version="1\.0"(?: encoding="(?i:utf-8)")?(?: standalone="(?:yes|no)")?\?>')
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,6}));")

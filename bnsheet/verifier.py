@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import engines, reference
+from . import agreement, engines, reference, safety
 from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
 from .layout import PARAMS_SHEET, defined_name
 from .refs import Area, filler, from_r1c1, parse_area
 from .report import NodeResult, Report
-from .xlsx import Cell, Cells, ErrorValue, XlsxFile
+from .xlsx import Cell, Cells, CellValue, ErrorValue, XlsxFile
 
 RTOL = 1e-12  # of the node's largest magnitude: summation order and 15-digit storage stay far below
 NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _noise)
@@ -34,57 +34,121 @@ def verify(
 
     The sheets are read while the engine recalculates; ``progress`` draws a bar on stderr.
 
+    ``engine="all"`` runs every installed engine: the report then has a status per engine and
+    names any node where the engines disagree with each other.
+
     >>> from bnsheet import build
     >>> report = verify(build("output/doctest-verify.xlsx"))
     >>> report.ok, list(report.table.columns)[:3]
     (True, ['node', 'sheet', 'shape'])
     """
     graph = graph or load()
-    engine = engine or engines.default()
-    engines.require(engine)
+    names = engines.chosen(engine)
+    safety.vet(path)
     with XlsxFile(path) as book, tqdm(disable=not progress, unit="sheet", leave=False) as bar:
-        located = _locate(book, graph)
+        located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
         sheets = list(dict.fromkeys(area.sheet for area in areas.values()))
-        bar.reset(total=len(sheets) + 1 + len(graph.nodes))
-        values = _recalculate_while_reading(book, engine, Path(path), list(areas.values()), sheets, bar)
-        inputs = _read_inputs(book, graph, areas, values)
-        expected = _expected(inputs)
-        tolerance = _tolerance(inputs, expected)
+        bar.reset(total=len(sheets) + len(names) + len(graph.nodes))
+        runs = _recalculate_while_reading(book, names, Path(path), list(areas.values()), sheets, bar)
+        values = runs[names[0]]
+        inputs = read_inputs(book, graph, areas, values)
+        expected = expected_nodes(inputs)
+        tolerance = tolerances(inputs, expected)
+        results: dict[str, list[NodeResult]] = {name: [] for name in names}
+        stale = StaleCaches()
         bar.set_description("check")
-        results = []
         for block in graph.nodes:
             bar.update()
             area = located[block.name]
             if area is None:
-                results.append(_missing(block, book, graph))
+                for name in names:
+                    results[name].append(_missing(block, book, graph))
                 continue
-            results.append(
-                _check_block(block, area, book.cells(area.sheet), values[area], expected[block.name],
-                             tolerance[block.name])
-            )  # fmt: skip
-        results.extend(_check_params(graph, located, book, values, inputs))
-    return Report(path=Path(path), engine=engine, results=results)
+            cells = book.cells(area.sheet)
+            for name in names:
+                allowed = tolerance[block.name] + engines.rounding(name, expected[block.name])
+                results[name].append(_check_block(block, area, cells, runs[name][area], expected[block.name], allowed))
+            stale.check(area, cells, values[area], tolerance[block.name])
+        for name in names:
+            results[name].extend(_check_params(graph, located, book, runs[name], inputs))
+    notes = stale.notes()
+    if len(names) == 1:
+        return Report(path=Path(path), engine=names[0], results=results[names[0]], notes=notes)
+    node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
+    return Report.combine(
+        Path(path), results, agreement.disagreements(runs, node_areas, tolerance),
+        agreement.pairwise(runs, node_areas, expected), notes,
+    )  # fmt: skip
 
 
 def _recalculate_while_reading(
-    book: XlsxFile, engine: str, path: Path, areas: list[Area], sheets: list[str], bar: tqdm
-) -> engines.Values:
-    """The engine's values; meanwhile the sheets verify needs are read (an engine in native code or
+    book: XlsxFile, names: list[str], path: Path, areas: list[Area], sheets: list[str], bar: tqdm
+) -> dict[str, engines.Values]:
+    """Each engine's values; meanwhile the sheets verify needs are read (an engine in native code or
     in another process lets Python go on)."""
+
+    def recalculate_all() -> dict[str, engines.Values]:
+        return {name: engines.recalculate(name, path, areas) for name in names}
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(engines.recalculate, engine, path, areas)
+        running = pool.submit(recalculate_all)
         bar.set_description("read")
         for sheet in sheets:
             book.cells(sheet)
             bar.update()
-        bar.set_description(f"recalculate ({engine})")
-        values = running.result()
-        bar.update()
-    return values
+        bar.set_description(f"recalculate ({', '.join(names)})")
+        runs = running.result()
+        bar.update(len(names))
+    return runs
 
 
-def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
+class StaleCaches:
+    """Cached values in the file that differ from what the engine recalculated.
+
+    Verify never uses them, but a file whose caches are stale shows wrong numbers in readers that
+    do not recalculate (pandas, previews), so the report says so.
+    """
+
+    DIGITS = 15  # applications store caches with as few as 15 significant digits
+
+    def __init__(self) -> None:
+        self.cells = 0
+        self.first: tuple[str, CellValue, object] | None = None
+
+    def check(self, area: Area, cells: Cells, recalculated: np.ndarray, tolerance: np.ndarray) -> None:
+        cached = np.full(area.shape, np.nan)
+        got = np.full(area.shape, np.nan)
+        stale = np.zeros(area.shape, dtype=bool)
+        for i, j in np.ndindex(area.shape):
+            stored = cells.get((area.top + i, area.left + j))
+            if stored is None or not stored.has_formula or stored.value is None:
+                continue
+            a, b = stored.value, recalculated[i, j]
+            if isinstance(a, float) and isinstance(b, float):
+                cached[i, j], got[i, j] = a, b
+            elif not (isinstance(a, ErrorValue) and isinstance(b, ErrorValue)):
+                stale[i, j] = a != b
+        stale |= np.abs(cached - got) > tolerance + engines.half_unit(np.nan_to_num(got), self.DIGITS)
+        if stale.any():
+            self.cells += int(stale.sum())
+            if self.first is None:
+                i, j = np.argwhere(stale)[0]
+                stored = cells[(area.top + i, area.left + j)]
+                self.first = (f"'{area.sheet}'!{area.address(i, j)}", stored.value, recalculated[i, j])
+
+    def notes(self) -> list[str]:
+        if self.first is None:
+            return []
+        where, cached, got = self.first
+        return [
+            f"stale cached values: {self.cells} formula cell(s) stored a value that differs from the "
+            f"recalculated one (first {where}: cached {cached!r}, recalculated {got!r}); verify used "
+            "the recalculated values"
+        ]
+
+
+def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
     located: dict[str, Area | None] = {}
     for name in [b.name for b in graph.blocks] + [p.name for p in graph.params]:
@@ -94,7 +158,7 @@ def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     return located
 
 
-def _read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
+def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
     """x, gamma, beta, dout and eps as the workbook holds them (stored numbers, bit for bit)."""
     arrays: dict[str, np.ndarray] = {}
     for block in graph.inputs:
@@ -137,11 +201,12 @@ def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray 
     return out
 
 
-def _expected(inputs: Inputs) -> dict[str, np.ndarray]:
+def expected_nodes(inputs: Inputs) -> dict[str, np.ndarray]:
+    """Every node's value by the NumPy reference."""
     return reference.nodes(inputs.x, inputs.gamma, inputs.beta, inputs.dout, inputs.eps)
 
 
-def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def tolerances(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise."""
     noise = _noise(inputs)
     tolerance = {}
@@ -159,7 +224,7 @@ def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
     cell by cell, how much such rounding can move the result.
     """
     rng = np.random.default_rng(12345)
-    base = _expected(inputs)
+    base = expected_nodes(inputs)
     noise = {name: np.zeros_like(value) for name, value in base.items()}
 
     def nudge(value: np.ndarray) -> np.ndarray:
@@ -168,7 +233,7 @@ def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
     for _ in range(trials):
         nudged = Inputs(nudge(inputs.x), nudge(inputs.gamma), nudge(inputs.beta), nudge(inputs.dout),
                         inputs.eps * (1 + 2.0**-50))  # fmt: skip
-        for name, value in _expected(nudged).items():
+        for name, value in expected_nodes(nudged).items():
             noise[name] = np.maximum(noise[name], np.abs(value - base[name]))
     return noise
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -15,6 +16,7 @@ from defusedxml.ElementTree import iterparse
 from . import sheetscan
 from .errors import WorkbookError
 from .refs import from_r1c1, split_address, to_r1c1
+from .safety import check_sizes
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
@@ -39,14 +41,9 @@ class Cell:
     def __init__(
         self, row: int, col: int, r1c1: str | None, value: CellValue, _a1: str | None = None, shared: bool = False
     ) -> None:
-        self.row, self.col, self.value, self.shared = row, col, value, shared
+        self.row, self.col, self.value = row, col, value
+        self.shared = shared  # the formula is filled in from a shared formula's master cell
         self._r1c1, self._a1 = r1c1, _a1
-
-    @classmethod
-    def from_a1(cls, row: int, col: int, formula: str | None, value: CellValue) -> Cell:
-        """A cell from its A1 formula text as stored (with or without ``=``; blank means none)."""
-        text = "=" + formula.strip().removeprefix("=") if formula is not None and formula.strip() else None
-        return cls(row, col, None, value, text)
 
     @property
     def has_formula(self) -> bool:
@@ -96,6 +93,7 @@ class XlsxFile:
         except (zipfile.BadZipFile, OSError) as exc:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook ({exc})") from None
         self._parts = {info.filename: info for info in self._zip.infolist()}
+        check_sizes(self.path, list(self._parts.values()))  # zipfile reads no more than these declare
         if "xl/workbook.xml" not in self._parts:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook (no xl/workbook.xml)")
         self._sheet_parts: dict[str, str] = {}
@@ -134,16 +132,34 @@ class XlsxFile:
             return {(row, col): Cell(row, col, None, value_of(kind, value), formula)
                     for row, col, formula, kind, value in plain}  # fmt: skip
         cells: Cells = {}
-        shared: dict[str, str | None] = {}
+        shared: dict[str, str] = {}
+        arrays: list[tuple[str, str]] = []  # (range, formula) of multi-cell array formulas
         for cell, formula, kind, shared_index in self._cell_records(part):
             row, col = split_address(cell["r"])
-            stored = Cell.from_a1(row, col, formula, self._value(cell))
-            if stored.has_formula and kind == "shared" and shared_index is not None:
-                shared[shared_index] = stored.r1c1
-            elif not stored.has_formula and kind == "shared" and shared_index is not None:
-                stored.r1c1 = shared.get(shared_index)
-            cells[(row, col)] = stored
+            r1c1, filled = None, False
+            if formula is not None and formula.strip():
+                # A shared formula's master carries the text (and a ref); a cell in its range that
+                # has its own text overrides the shared formula for that cell only.
+                r1c1 = to_r1c1("=" + formula.strip().removeprefix("="), row, col)
+                if kind == "shared-master" and shared_index is not None:
+                    shared[shared_index] = r1c1
+                if kind == "array" and ":" in cell.get("_ref", ""):
+                    r1c1 = "{=" + formula.strip().removeprefix("=") + "}"
+                    arrays.append((cell["_ref"], r1c1))
+            elif kind == "shared" and shared_index is not None:
+                r1c1 = shared.get(shared_index)
+                filled = r1c1 is not None
+            cells[(row, col)] = Cell(row, col, r1c1, self._value(cell), shared=filled)
+        for span, formula in arrays:
+            _cover(cells, span, formula)
         return cells
+
+    def sheet_part(self, sheet: str) -> str:
+        """The package part that holds a sheet, e.g. ``xl/worksheets/sheet3.xml``."""
+        part = self._sheet_parts.get(sheet)
+        if part is None:
+            raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
+        return part
 
     def _cell_records(self, part: str) -> Iterator[tuple[dict[str, str], str | None, str | None, str | None]]:
         """(cell attributes with its value, formula text, formula type, shared index) per <c>."""
@@ -160,7 +176,10 @@ class XlsxFile:
             if tag == "f":
                 formula = element.text
                 kind = element.get("t")
+                if kind == "shared" and element.get("ref") is not None:
+                    kind = "shared-master"
                 index = element.get("si")
+                cell["_ref"] = element.get("ref", "")
             elif tag == "v":
                 cell["_v"] = element.text or ""
             elif tag == "t" and "_v" not in cell and cell.get("t") == "inlineStr":
@@ -243,12 +262,26 @@ class XlsxFile:
         try:
             with self._zip.open(part) as stream:
                 yield from _iterparse(stream, events)
-        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise WorkbookError(f"{self.path}: cannot read {part} ({exc})") from None
 
 
 def _iterparse(stream: IO[bytes], events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
     yield from iterparse(stream, events=events, forbid_dtd=True)
+
+
+def _cover(cells: Cells, span: str, array: str) -> None:
+    """Cells under a multi-cell array formula hold only values; mark them as that formula's cells.
+
+    The whole range reads ``{=…}``, as spreadsheets show it: one formula, not constants.
+    """
+    try:
+        (top, left), (bottom, right) = (split_address(end) for end in span.split(":", 1))
+    except ValueError:
+        return
+    for (row, col), stored in cells.items():
+        if top <= row <= bottom and left <= col <= right and stored.r1c1 is None:
+            stored.r1c1 = array
 
 
 def _local(tag: str) -> str:

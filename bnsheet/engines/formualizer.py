@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EngineError
-from ..refs import Area
-from ..xlsx import CellValue, ErrorValue
+from ..refs import Area, looks_like_cell
+from ..xlsx import CellValue, ErrorValue, XlsxFile
 
 NAME = "formualizer"
 
@@ -31,7 +32,10 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
     import formualizer as fz
 
     try:
-        book = fz.load_workbook_bytes(_needless_quotes_removed(path))
+        package, shared = _needless_quotes_removed(path)
+        book = fz.load_workbook_bytes(package)
+        for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
+            book.sheet(sheet).set_formula(r, c, formula)
         book.evaluate_all()
     except Exception as exc:  # the engine's own exception types vary by version
         raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
@@ -58,8 +62,9 @@ _NEEDS_QUOTES = re.compile(rb"[A-Za-z]{1,3}[0-9]+|[RrCc][0-9]*|[Rr][0-9]*[Cc][0-
 _TEXT_IN_FORMULA = re.compile(rb'<f(?: [^>]*)?>[^<"&]*["&]')  # a string literal or an entity
 
 
-def _needless_quotes_removed(path: Path) -> bytes:
-    """The package with ``'xmu'!C7`` written ``xmu!C7`` in formulas, where the quotes are not needed.
+def _needless_quotes_removed(path: Path) -> tuple[bytes, bool]:
+    """The package with ``'xmu'!C7`` written ``xmu!C7`` in formulas where the quotes are not
+    needed, and whether any sheet holds shared formulas.
 
     formualizer 0.13 evaluates a block of copied formulas together only when their sheet names are
     quoted as it would quote them itself; ``'xmu'!C7`` (SPEC §3.1 quotes every name) sends each
@@ -67,19 +72,40 @@ def _needless_quotes_removed(path: Path) -> bytes:
     formulas mean the same either way; the file itself is never changed. Parts whose formulas hold
     text in quotes are left as they are.
     """
-    packed = io.BytesIO()
+    packed, shared = io.BytesIO(), False
     try:
         with zipfile.ZipFile(path) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as copy:
             for info in source.infolist():
                 data = source.read(info)
-                if info.filename.startswith("xl/worksheets/") and not _TEXT_IN_FORMULA.search(data):
-                    for name in set(_QUOTED_NAME.findall(data)):
-                        if not _NEEDS_QUOTES.fullmatch(name):
-                            data = data.replace(b"'" + name + b"'!", name + b"!")
+                if info.filename.startswith("xl/worksheets/"):
+                    shared = shared or b'"shared"' in data
+                    if not _TEXT_IN_FORMULA.search(data):
+                        for name in set(_QUOTED_NAME.findall(data)):
+                            if not _NEEDS_QUOTES.fullmatch(name):
+                                data = data.replace(b"'" + name + b"'!", name + b"!")
                 copy.writestr(info.filename, data)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         raise EngineError(f"formualizer could not read {path}: {exc}") from None
-    return packed.getvalue()
+    return packed.getvalue(), shared
+
+
+def _shared_formulas_to_expand(path: Path) -> list[tuple[str, int, int, str]]:
+    """Shared-formula cells that formualizer would fill in wrongly, with their correct formulas.
+
+    formualizer 0.13 shifts a sheet name that looks like a cell address as if it were a relative
+    reference when it fills a shared formula over its range: ``-SUM('dx1'!C$7:C$10)`` in C7 becomes
+    ``-SUM(DY1!D$7:D$10)`` in D7 (tests/test_engine_faults.py shows it). Such cells get the formula
+    that bnsheet's reader fills in, before evaluation.
+    """
+    with XlsxFile(path) as book:
+        if not any(looks_like_cell(name) for name in book.sheet_names):
+            return []
+        return [
+            (sheet, c.row, c.col, c.formula)
+            for sheet in book.sheet_names
+            for c in book.cells(sheet).values()
+            if c.shared and c.formula is not None
+        ]
 
 
 def _value(value: object) -> CellValue:
