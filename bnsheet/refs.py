@@ -7,7 +7,6 @@ Everything in bnsheet that spells a cell address goes through this module, so qu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_ROWS = 1_048_576
@@ -145,19 +144,19 @@ def from_r1c1(formula: str, row: int, col: int) -> str:
     return "".join(pieces)
 
 
-def filler(r1c1: str) -> Callable[[int, int], str]:
-    """:func:`from_r1c1` of one formula at many cells, fast: the formula is taken apart once, and
-    each cell costs one ``str.format`` (column letters and row numbers are remembered).
+def filled(r1c1: str, rows: range, cols: range) -> list[list[str]]:
+    """:func:`from_r1c1` of one formula over a block, row by row, fast: the formula is taken apart
+    once, each column's letters are put in once, and each cell costs one ``str.format``.
 
-    >>> fill = filler("='x'!R[0]C[0]*'y'!R7C[0]")
-    >>> fill(7, 3), fill(9, 28)
-    ("='x'!C7*'y'!C$7", "='x'!AB9*'y'!AB$7")
+    >>> filled("='x'!R[0]C[0]*'y'!R7C[0]", range(7, 9), range(3, 5))
+    [["='x'!C7*'y'!C$7", "='x'!D7*'y'!D$7"], ["='x'!C8*'y'!C$7", "='x'!D8*'y'!D$7"]]
     """
+    quoted = [(q.start(), q.end()) for q in _QUOTED.finditer(r1c1)]
     parts: list[str] = []
     spans: list[tuple[str, str]] = []  # (row part, column part) of each reference, as in R1C1
     last = 0
     for match in _R1C1.finditer(r1c1):
-        if any(quoted.start() < match.start() < quoted.end() for quoted in _QUOTED.finditer(r1c1)):
+        if any(start < match.start() < end for start, end in quoted):
             continue
         parts.append(_twice_escaped(r1c1[last : match.start()]))
         parts.append(f"{{{len(spans)}}}{{{{{len(spans)}}}}}")  # column slot now, row slot later
@@ -165,8 +164,6 @@ def filler(r1c1: str) -> Callable[[int, int], str]:
         last = match.end()
     parts.append(_twice_escaped(r1c1[last:]))
     template = "".join(parts)
-    by_col: dict[int, str | None] = {}  # the template with each reference's column filled in
-    by_row: dict[int, list[str | None]] = {}
 
     def spell(part: str, at: int, limit: int, letters: bool) -> str | None:
         number = at + int(part[1:-1]) if part.startswith("[") else int(part)
@@ -175,18 +172,18 @@ def filler(r1c1: str) -> Callable[[int, int], str]:
         text = col_letter(number) if letters else str(number)
         return text if part.startswith("[") else "$" + text
 
-    def fill(row: int, col: int) -> str:
-        if col not in by_col:
-            cols = [spell(c, col, MAX_COLS, True) for _, c in spans]
-            by_col[col] = None if None in cols else template.format(*cols)
-        if row not in by_row:
-            by_row[row] = [spell(r, row, MAX_ROWS, False) for r, _ in spans]
-        partial, rows = by_col[col], by_row[row]
-        if partial is None or None in rows:
-            return from_r1c1(r1c1, row, col)  # a reference falls off the sheet: #REF!
-        return partial.format(*rows)
-
-    return fill
+    by_col: list[str | None] = []  # the template with each reference's column put in
+    for col in cols:
+        letters = [spell(c, col, MAX_COLS, True) for _, c in spans]
+        by_col.append(None if None in letters else template.format(*letters))
+    block = []
+    for row in rows:
+        numbers = [spell(r, row, MAX_ROWS, False) for r, _ in spans]
+        if None in numbers or None in by_col:  # a reference falls off the sheet: #REF!
+            block.append([from_r1c1(r1c1, row, col) for col in cols])
+        else:
+            block.append([partial.format(*numbers) for partial in by_col])  # type: ignore[union-attr]
+    return block
 
 
 def _twice_escaped(text: str) -> str:

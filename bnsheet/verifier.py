@@ -19,7 +19,7 @@ from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
 from .layout import PARAMS_SHEET, defined_name
-from .refs import Area, filler, from_r1c1, parse_area
+from .refs import Area, filled, from_r1c1, parse_area
 from .report import NodeResult, Report
 from .xlsx import Cell, Cells, CellValue, ErrorValue, XlsxFile
 
@@ -120,10 +120,12 @@ class StaleCaches:
         cached = np.full(area.shape, np.nan)
         got = np.full(area.shape, np.nan)
         stale = np.zeros(area.shape, dtype=bool)
-        for i, j in np.ndindex(area.shape):
-            stored = cells.get((area.top + i, area.left + j))
-            if stored is None or not stored.has_formula or stored.value is None:
-                continue
+        spots = ((r, c) for r in range(area.top, area.bottom + 1) for c in range(area.left, area.right + 1))
+        kept = [s for s in map(cells.get, spots) if s is not None and s.value is not None and s.has_formula]
+        if not kept:
+            return  # no cached values at all
+        for stored in kept:
+            i, j = stored.row - area.top, stored.col - area.left
             a, b = stored.value, recalculated[i, j]
             if isinstance(a, float) and isinstance(b, float):
                 cached[i, j], got[i, j] = a, b
@@ -248,8 +250,9 @@ def _check_block(
             f"{area.shape[0]}x{area.shape[1]} block", "the block has the wrong shape",
         )  # fmt: skip
     stored = [[cells.get((area.top + i, area.left + j)) for j in range(area.shape[1])] for i in range(area.shape[0])]
-    numbers = np.zeros(expected.shape)
-    for i, j in np.ndindex(expected.shape):
+    all_numbers = all(type(value) is float for value in got.flat)  # the common case: no look at each cell
+    numbers = got.astype(np.float64) if all_numbers else np.zeros(expected.shape)
+    for i, j in np.ndindex((0, 0) if all_numbers else expected.shape):
         value = got[i, j]
         if isinstance(value, ErrorValue) or not isinstance(value, float):
             what = "an error value" if isinstance(value, ErrorValue) else "not a number"
@@ -274,39 +277,42 @@ def _check_block(
 
 def _check_formulas(result: NodeResult, area: Area, stored: list[list[Cell | None]]) -> None:
     """Every cell must hold a formula, and all must be the block's one formula, filled."""
-    flat = [(i, j, c) for i, row in enumerate(stored) for j, c in enumerate(row)]
-    for i, j, c in flat:
-        if c is None or not c.has_formula:
-            result.fail(
-                "constant", area.address(i, j), "a formula", None if c is None else c.value,
-                "a value stands where a formula belongs",
-            )  # fmt: skip
-            return
-    cells = [c for _, _, c in flat if c is not None]
-    if _one_formula_filled(cells):
+    if not all(c is not None and c.has_formula for row in stored for c in row):
+        i, j, c = next((i, j, c) for i, row in enumerate(stored) for j, c in enumerate(row)
+                       if c is None or not c.has_formula)  # fmt: skip
+        result.fail(
+            "constant", area.address(i, j), "a formula", None if c is None else c.value,
+            "a value stands where a formula belongs",
+        )  # fmt: skip
         return
-    forms = Counter(c.r1c1 for c in cells)
-    block_form = forms.most_common(1)[0][0]
-    odd = [(i, j, c) for i, j, c in flat if c is not None and c.r1c1 != block_form]
+    cells: list[list[Cell]] = stored  # type: ignore[assignment]  # no None left
+    if _one_formula_filled(area, cells):
+        return
+    flat = [(i, j, c) for i, row in enumerate(cells) for j, c in enumerate(row)]
+    block_form = Counter(c.r1c1 for _, _, c in flat).most_common(1)[0][0]
+    odd = [(i, j, c) for i, j, c in flat if c.r1c1 != block_form]
     i, j, c = odd[0]
-    first = next(c for _, _, c in flat if c is not None and c.r1c1 == block_form)
+    first = next(c for _, _, c in flat if c.r1c1 == block_form)
     result.fail(
         "not filled", area.address(i, j), _fill(first, c), c.formula,
         f"{len(odd)} cell(s) differ from the block's formula; it is not one formula filled over the block",
     )  # fmt: skip
 
 
-def _one_formula_filled(cells: list[Cell]) -> bool:
+def _one_formula_filled(area: Area, cells: list[list[Cell]]) -> bool:
     """True when every cell holds the first cell's formula filled to its place.
 
-    The text is compared first (the R1C1 form of a million cells is slow to work out); only a
-    cell whose text differs, e.g. written in lower case, has its R1C1 form compared.
+    The text is compared first, a row at a time (the R1C1 form of a million cells is slow to work
+    out); only a cell whose text differs, e.g. written in lower case, has its R1C1 form compared.
     """
-    if not cells:
-        return True
-    form = cells[0].r1c1
-    fill = filler(form or "")
-    return all(c.formula == fill(c.row, c.col) or c.r1c1 == form for c in cells)
+    form = cells[0][0].r1c1 or ""
+    rows, cols = range(area.top, area.bottom + 1), range(area.left, area.right + 1)
+    for row, expected in zip(cells, filled(form, rows, cols), strict=True):
+        if [c.formula for c in row] != expected and any(
+            c.formula != text and c.r1c1 != form for c, text in zip(row, expected, strict=True)
+        ):
+            return False
+    return True
 
 
 def _fill(source: Cell, target: Cell) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 import bnsheet
 from bnsheet import sheetscan
 from bnsheet.errors import WorkbookError
-from bnsheet.refs import filler, from_r1c1
+from bnsheet.refs import filled, from_r1c1
 from bnsheet.xlsx import XlsxFile
 
 HEAD = (
@@ -112,7 +112,7 @@ def test_a_doctype_is_still_refused(tmp_path):
         book.cells("x")
 
 
-def test_filler_agrees_with_from_r1c1():
+def test_filled_agrees_with_from_r1c1():
     forms = [
         "='xmu'!R[0]C[0]*'ivar'!R7C[0]",
         "=SUMPRODUCT('dxhat'!R7C[0]:R518C[0],'xmu'!R7C[0]:R518C[0])",
@@ -121,8 +121,10 @@ def test_filler_agrees_with_from_r1c1():
         "=1/bn_n",
     ]
     rng = random.Random(6)
+    blocks = [(range(1, 4), range(1, 3)), (range(1_048_570, 1_048_577), range(16_380, 16_385))]
+    blocks += [
+        (range(r, r + 3), range(c, c + 4)) for r, c in ((rng.randint(1, 3000), rng.randint(1, 400)) for _ in range(20))
+    ]
     for form in forms:
-        fill = filler(form)
-        places = [(rng.randint(1, 3000), rng.randint(1, 400)) for _ in range(300)] + [(1, 1), (1_048_576, 16_384)]
-        for row, col in places:
-            assert fill(row, col) == from_r1c1(form, row, col), (form, row, col)
+        for rows, cols in blocks:
+            assert filled(form, rows, cols) == [[from_r1c1(form, r, c) for c in cols] for r in rows], (form, rows, cols)
