@@ -16,12 +16,12 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from .refs import col_number
-
-Record = tuple[int, int, str | None, str, str | None]  # row, col, formula ("=…"), type, value text
+# A cell as found: column letters, row digits, formula text (without "="; None for none), the type
+# attribute ("n" when absent) and the value's text (None for none).
+Record = tuple[str, str, str | None, str, str | None]
 
 _CELL = (
-    r'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: s="[0-9]{1,5}")?(?: t="([a-zA-Z]{1,9})")?'
+    r'<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"(?: s="[0-9]{1,5}")?(?: t="([a-zA-Z]{1,9})")?'
     r'(?:/>|>(?:<f(?: aca="(?:false|true|0|1)")?>([^<]*)</f>)?(?:<v>([^<]*)</v>)?'
     r'(?:<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)'
 )
@@ -29,39 +29,30 @@ _CELLS = re.compile(_CELL)
 # What is left of <sheetData> once the plain cells are taken out: only the rows' tags.
 _ROW_TAGS = re.compile(r'(?:<row(?: [a-zA-Z][a-zA-Z0-9:]{0,30}="[^"<&]*")*(?:/>|></row>))*')
 _ROW_PREFIXES = re.compile(r"<row[^>]* ([a-zA-Z][a-zA-Z0-9]{0,30}):")  # like x14ac:dyDescent="0.25"
-_UNTRIMMED = re.compile(r"<f(?: [^>]*)?>[\s=]|\s</f>")  # a formula text written " =A1 "
+# A formula text written " =A1 ": its start and end as the plain cell pattern allows them.
+_UNTRIMMED = ("<f> ", "<f>\t", "<f>\n", "<f>=", " </f>", "\t</f>", "\n</f>")
 _DECLARATION = re.compile(rb'<\?xml version="1\.0"(?: encoding="(?i:utf-8)")?(?: standalone="(?:yes|no)")?\?>')
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,6}));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 # Characters XML does not allow in a document; a carriage return is allowed but a parser turns it
-# into a line feed, and "]]>" may not appear in text: all three are left to the parser.
+# into a line feed, and "]]>" may not appear in text: all of these are left to the parser.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_NOT_PLAIN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]")
-
-
-class _Columns(dict[str, int]):
-    """Column letters to numbers, remembered."""
-
-    def __missing__(self, letters: str) -> int:
-        self[letters] = col_number(letters)
-        return self[letters]
-
-
-_COLUMNS = _Columns()
+_CONTROL = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_ALL_BUT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
 
 
 class _Unusual(Exception):
     """The part is not of the plain shape; the hardened parser must read it."""
 
 
-def scan(data: bytes) -> list[Record] | None:
-    """The cells of a worksheet part in document order, or None if it is not of the plain shape.
+def scan(data: bytes) -> dict[str, Record] | None:
+    """The cells of a worksheet part by address, or None if it is not of the plain shape.
 
     >>> part = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxml'
     ...         b'formats.org/spreadsheetml/2006/main"><sheetData><row r="7"><c r="C7" s="4"><v>0.5</v>'
     ...         b'</c><c r="D7"><f>C7*2&amp;""</f></c></row></sheetData></worksheet>')
     >>> scan(part)
-    [(7, 3, None, 'n', '0.5'), (7, 4, '=C7*2&""', 'n', None)]
+    {'C7': ('C', '7', None, 'n', '0.5'), 'D7': ('D', '7', 'C7*2&""', 'n', None)}
     >>> scan(part.replace(b"<f>", b'<f t="shared" si="0">')) is None
     True
     """
@@ -77,7 +68,9 @@ def scan(data: bytes) -> list[Record] | None:
     if start < 0 or end < start:
         return None
     start += len("<sheetData>")
-    if _NOT_PLAIN.search(text, start, end) or "]]>" in text[start:end]:
+    if data.translate(None, _ALL_BUT_CONTROL) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+        return None  # characters XML does not allow (U+FFFE, U+FFFF): the parser will say so
+    if "\r" in text or "]]>" in text[start:end]:
         return None
     if not _safe_skeleton(text[:start] + text[end:]):
         return None
@@ -87,17 +80,16 @@ def scan(data: bytes) -> list[Record] | None:
     if any(f"xmlns:{prefix}=" not in text[:start] for prefix in set(_ROW_PREFIXES.findall(region))):
         return None  # a prefix the parser would find undeclared
     cells = _CELLS.findall(region)
-    if "&" in region or _UNTRIMMED.search(region):
+    if "&" in region or "<f " in region or any(edge in region for edge in _UNTRIMMED):
         try:
-            return [_record(*cell) for cell in cells]
+            return {cell[0]: _record(*cell[1:]) for cell in cells}
         except _Unusual:
             return None
-    columns = _COLUMNS
-    return [
-        (int(digits), columns[letters], "=" + formula if formula else None, kind or "n",
-         inline if not value and kind == "inlineStr" else value or None)
-        for letters, digits, kind, formula, value, inline in cells
-    ]  # fmt: skip
+    return {
+        ref: (letters, digits, formula or None, kind or "n",
+              (inline if not value and kind == "inlineStr" else value) or None)
+        for ref, letters, digits, kind, formula, value, inline in cells
+    }  # fmt: skip
 
 
 def _safe_skeleton(skeleton: str) -> bool:
@@ -114,7 +106,7 @@ def _record(letters: str, digits: str, kind: str, formula: str, value: str, inli
     formula = _unescape(formula).strip().removeprefix("=")
     if not value and kind == "inlineStr":
         value = inline
-    return (int(digits), _COLUMNS[letters], "=" + formula if formula else None, kind or "n", _unescape(value) or None)
+    return (letters, digits, formula or None, kind or "n", _unescape(value) or None)
 
 
 def _unescape(text: str) -> str:

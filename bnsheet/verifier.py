@@ -19,9 +19,9 @@ from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
 from .layout import PARAMS_SHEET, defined_name
-from .refs import Area, filled, from_r1c1, parse_area
+from .refs import Area, filled, from_r1c1, parse_area, to_r1c1
 from .report import NodeResult, Report
-from .xlsx import Cell, Cells, CellValue, ErrorValue, XlsxFile
+from .xlsx import CellValue, ErrorValue, Grid, XlsxFile
 
 RTOL = 1e-12  # of the node's largest magnitude: summation order and 15-digit storage stay far below
 NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _noise)
@@ -50,7 +50,7 @@ def verify(
         areas = {name: area for name, area in located.items() if area is not None}
         sheets = list(dict.fromkeys(area.sheet for area in areas.values()))
         bar.reset(total=len(sheets) + len(names) + len(graph.nodes))
-        runs = _recalculate_while_reading(book, names, Path(path), list(areas.values()), sheets, bar)
+        runs, grids = _recalculate_while_reading(book, names, Path(path), list(areas.values()), sheets, bar)
         values = runs[names[0]]
         inputs = read_inputs(book, graph, areas, values)
         expected = expected_nodes(inputs)
@@ -65,11 +65,10 @@ def verify(
                 for name in names:
                     results[name].append(_missing(block, book, graph))
                 continue
-            cells = book.cells(area.sheet)
             for name in names:
                 allowed = tolerance[block.name] + engines.rounding(name, expected[block.name])
-                results[name].append(_check_block(block, area, cells, runs[name][area], expected[block.name], allowed))
-            stale.check(area, cells, values[area], tolerance[block.name])
+                results[name].append(_check_block(block, grids[area], runs[name][area], expected[block.name], allowed))
+            stale.check(grids[area], values[area], tolerance[block.name])
         for name in names:
             results[name].extend(_check_params(graph, located, book, runs[name], inputs))
     notes = stale.notes()
@@ -84,9 +83,9 @@ def verify(
 
 def _recalculate_while_reading(
     book: XlsxFile, names: list[str], path: Path, areas: list[Area], sheets: list[str], bar: tqdm
-) -> dict[str, engines.Values]:
-    """Each engine's values; meanwhile the sheets verify needs are read (an engine in native code or
-    in another process lets Python go on)."""
+) -> tuple[dict[str, engines.Values], dict[Area, Grid]]:
+    """Each engine's values, and the stored cells of each area: they are read while the engines
+    recalculate (an engine in native code or in another process lets Python go on)."""
 
     def recalculate_all() -> dict[str, engines.Values]:
         return {name: engines.recalculate(name, path, areas) for name in names}
@@ -94,13 +93,14 @@ def _recalculate_while_reading(
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(recalculate_all)
         bar.set_description("read")
+        grids: dict[Area, Grid] = {}
         for sheet in sheets:
-            book.cells(sheet)
+            grids |= {area: book.grid(area) for area in areas if area.sheet == sheet}
             bar.update()
         bar.set_description(f"recalculate ({', '.join(names)})")
         runs = running.result()
         bar.update(len(names))
-    return runs
+    return runs, grids
 
 
 class StaleCaches:
@@ -116,17 +116,15 @@ class StaleCaches:
         self.cells = 0
         self.first: tuple[str, CellValue, object] | None = None
 
-    def check(self, area: Area, cells: Cells, recalculated: np.ndarray, tolerance: np.ndarray) -> None:
+    def check(self, grid: Grid, recalculated: np.ndarray, tolerance: np.ndarray) -> None:
+        area = grid.area
         cached = np.full(area.shape, np.nan)
         got = np.full(area.shape, np.nan)
         stale = np.zeros(area.shape, dtype=bool)
-        spots = ((r, c) for r in range(area.top, area.bottom + 1) for c in range(area.left, area.right + 1))
-        kept = [s for s in map(cells.get, spots) if s is not None and s.value is not None and s.has_formula]
-        if not kept:
-            return  # no cached values at all
-        for stored in kept:
-            i, j = stored.row - area.top, stored.col - area.left
-            a, b = stored.value, recalculated[i, j]
+        formulas = [(i, j) for i, row in enumerate(grid.formulas) for j, text in enumerate(row) if text is not None]
+        kept = [(i, j, value) for i, j in formulas if (value := grid.value(i, j)) is not None]
+        for i, j, a in kept:
+            b = recalculated[i, j]
             if isinstance(a, float) and isinstance(b, float):
                 cached[i, j], got[i, j] = a, b
             elif not (isinstance(a, ErrorValue) and isinstance(b, ErrorValue)):
@@ -136,8 +134,7 @@ class StaleCaches:
             self.cells += int(stale.sum())
             if self.first is None:
                 i, j = np.argwhere(stale)[0]
-                stored = cells[(area.top + i, area.left + j)]
-                self.first = (f"'{area.sheet}'!{area.address(i, j)}", stored.value, recalculated[i, j])
+                self.first = (f"'{area.sheet}'!{area.address(i, j)}", grid.value(i, j), recalculated[i, j])
 
     def notes(self) -> list[str]:
         if self.first is None:
@@ -170,11 +167,11 @@ def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: en
                 f"{book.path}: input {block.name} is missing (sheet '{block.name}' or name "
                 f"{defined_name(block.name)}); verify needs it"
             )
-        arrays[block.name] = _numbers(book, area, book.cells(area.sheet), values.get(area))
+        arrays[block.name] = _numbers(book, book.grid(area), values.get(area))
     eps_area = areas.get("eps")
     if eps_area is None:
         raise WorkbookError(f"{book.path}: parameter eps is missing (name {defined_name('eps')})")
-    eps = float(_numbers(book, eps_area, book.cells(eps_area.sheet), values.get(eps_area))[0, 0])
+    eps = float(_numbers(book, book.grid(eps_area), values.get(eps_area))[0, 0])
     x = arrays["x"]
     for block in graph.inputs:
         array = arrays[block.name]
@@ -186,20 +183,19 @@ def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: en
     return Inputs(arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], eps)
 
 
-def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray | None) -> np.ndarray:
+def _numbers(book: XlsxFile, grid: Grid, recalculated: np.ndarray | None) -> np.ndarray:
     """Numbers of an input block: the stored number, or the engine's value where a formula stands."""
-    rows, cols = area.shape
-    out = np.empty((rows, cols), dtype=np.float64)
-    for i in range(rows):
-        for j in range(cols):
-            stored = cells.get((area.top + i, area.left + j))
-            value = stored.value if stored is not None and not stored.has_formula else None
-            if stored is not None and stored.has_formula and recalculated is not None:
-                value = recalculated[i, j]
-            if isinstance(value, bool) or not isinstance(value, float) or not np.isfinite(value):
-                where = f"'{area.sheet}'!{area.address(i, j)}"
-                raise WorkbookError(f"{book.path}: input cell {where} holds {value!r}, not a number")
-            out[i, j] = value
+    area = grid.area
+    out = np.empty(area.shape, dtype=np.float64)
+    for i, j in np.ndindex(area.shape):
+        formula = grid.formulas[i][j] is not None
+        value: object = grid.value(i, j) if not formula else None
+        if formula and recalculated is not None:
+            value = recalculated[i, j]
+        if isinstance(value, bool) or not isinstance(value, float) or not np.isfinite(value):
+            where = f"'{area.sheet}'!{area.address(i, j)}"
+            raise WorkbookError(f"{book.path}: input cell {where} holds {value!r}, not a number")
+        out[i, j] = value
     return out
 
 
@@ -240,16 +236,14 @@ def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
     return noise
 
 
-def _check_block(
-    block: Block, area: Area, cells: Cells, got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray
-) -> NodeResult:
+def _check_block(block: Block, grid: Grid, got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray) -> NodeResult:
+    area = grid.area
     result = NodeResult.start(block.name, area, expected)
     if area.shape != expected.shape:
         return result.fail(
             "missing", area.address(0, 0), f"{expected.shape[0]}x{expected.shape[1]} block",
             f"{area.shape[0]}x{area.shape[1]} block", "the block has the wrong shape",
         )  # fmt: skip
-    stored = [[cells.get((area.top + i, area.left + j)) for j in range(area.shape[1])] for i in range(area.shape[0])]
     all_numbers = all(type(value) is float for value in got.flat)  # the common case: no look at each cell
     numbers = got.astype(np.float64) if all_numbers else np.zeros(expected.shape)
     for i, j in np.ndindex((0, 0) if all_numbers else expected.shape):
@@ -271,53 +265,47 @@ def _check_block(
                 "mismatch", area.address(i, j), float(expected[i, j]), float(numbers[i, j]),
                 f"{len(bad)} of {expected.size} cells differ from the reference",
             )  # fmt: skip
-    _check_formulas(result, area, stored)
+    _check_formulas(result, grid)
     return result
 
 
-def _check_formulas(result: NodeResult, area: Area, stored: list[list[Cell | None]]) -> None:
+def _check_formulas(result: NodeResult, grid: Grid) -> None:
     """Every cell must hold a formula, and all must be the block's one formula, filled."""
-    if not all(c is not None and c.has_formula for row in stored for c in row):
-        i, j, c = next((i, j, c) for i, row in enumerate(stored) for j, c in enumerate(row)
-                       if c is None or not c.has_formula)  # fmt: skip
+    area, formulas = grid.area, grid.formulas
+    if not all(text is not None for row in formulas for text in row):
+        i, j = next((i, j) for i, row in enumerate(formulas) for j, text in enumerate(row) if text is None)
         result.fail(
-            "constant", area.address(i, j), "a formula", None if c is None else c.value,
-            "a value stands where a formula belongs",
-        )  # fmt: skip
+            "constant", area.address(i, j), "a formula", grid.value(i, j), "a value stands where a formula belongs"
+        )
         return
-    cells: list[list[Cell]] = stored  # type: ignore[assignment]  # no None left
-    if _one_formula_filled(area, cells):
+    if _one_formula_filled(area, formulas):  # type: ignore[arg-type]  # no None left
         return
-    flat = [(i, j, c) for i, row in enumerate(cells) for j, c in enumerate(row)]
-    block_form = Counter(c.r1c1 for _, _, c in flat).most_common(1)[0][0]
-    odd = [(i, j, c) for i, j, c in flat if c.r1c1 != block_form]
-    i, j, c = odd[0]
-    first = next(c for _, _, c in flat if c.r1c1 == block_form)
+    forms = {(i, j): to_r1c1(text, area.top + i, area.left + j) for i, row in enumerate(formulas)
+             for j, text in enumerate(row) if text is not None}  # fmt: skip
+    block_form = Counter(forms.values()).most_common(1)[0][0]
+    odd = [(i, j) for (i, j), form in forms.items() if form != block_form]
+    i, j = odd[0]
     result.fail(
-        "not filled", area.address(i, j), _fill(first, c), c.formula,
+        "not filled", area.address(i, j), "=" + from_r1c1(block_form, area.top + i, area.left + j),
+        f"={formulas[i][j]}",
         f"{len(odd)} cell(s) differ from the block's formula; it is not one formula filled over the block",
     )  # fmt: skip
 
 
-def _one_formula_filled(area: Area, cells: list[list[Cell]]) -> bool:
+def _one_formula_filled(area: Area, formulas: list[list[str]]) -> bool:
     """True when every cell holds the first cell's formula filled to its place.
 
     The text is compared first, a row at a time (the R1C1 form of a million cells is slow to work
     out); only a cell whose text differs, e.g. written in lower case, has its R1C1 form compared.
     """
-    form = cells[0][0].r1c1 or ""
+    form = to_r1c1(formulas[0][0], area.top, area.left)
     rows, cols = range(area.top, area.bottom + 1), range(area.left, area.right + 1)
-    for row, expected in zip(cells, filled(form, rows, cols), strict=True):
-        if [c.formula for c in row] != expected and any(
-            c.formula != text and c.r1c1 != form for c, text in zip(row, expected, strict=True)
+    for row, (r, expected) in zip(formulas, zip(rows, filled(form, rows, cols), strict=True), strict=True):
+        if row != expected and any(
+            text != want and to_r1c1(text, r, c) != form for c, text, want in zip(cols, row, expected, strict=True)
         ):
             return False
     return True
-
-
-def _fill(source: Cell, target: Cell) -> str | None:
-    """The block formula as it reads when filled into ``target``'s position."""
-    return from_r1c1(source.r1c1 or "", target.row, target.col)
 
 
 def _missing(block: Block, book: XlsxFile, graph: Graph) -> NodeResult:
@@ -357,7 +345,7 @@ def _check_params(
             )
             continue
         expected = np.array([[known[param.name]]])
-        results.append(_check_block(param_block(param.name), area, book.cells(area.sheet), values[area],
+        results.append(_check_block(param_block(param.name), book.grid(area), values[area],
                                     expected, np.zeros((1, 1)) + 1e-300))  # fmt: skip
     return results
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,7 +15,7 @@ from defusedxml.ElementTree import iterparse
 
 from . import sheetscan
 from .errors import WorkbookError
-from .refs import from_r1c1, split_address, to_r1c1
+from .refs import Area, col_letter, col_number, from_r1c1, split_address, to_r1c1
 from .safety import check_sizes
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -74,6 +74,41 @@ class Cell:
 Cells = dict[tuple[int, int], Cell]
 
 
+class Grid:
+    """The stored cells of one area, row by row: a faster view than :class:`Cells` for big blocks.
+
+    ``formulas[i][j]`` is the formula text of the cell at block offset (i, j) as stored, without
+    the ``=`` (None where a value stands or the cell is empty); ``value(i, j)`` its stored value.
+    """
+
+    def __init__(self, area: Area, formulas: list[list[str | None]], value: Callable[[int, int], CellValue]) -> None:
+        self.area, self.formulas, self.value = area, formulas, value
+
+    @classmethod
+    def of(cls, area: Area, cells: Cells) -> Grid:
+        """The grid of ``area`` out of a sheet's cells."""
+        rows, cols = range(area.top, area.bottom + 1), range(area.left, area.right + 1)
+        stored = [[cells.get((r, c)) for c in cols] for r in rows]
+        formulas = [[c.formula[1:] if c is not None and c.formula else None for c in row] for row in stored]
+
+        def value(i: int, j: int) -> CellValue:
+            found = stored[i][j]
+            return found.value if found is not None else None
+
+        return cls(area, formulas, value)
+
+
+class _Columns(dict[str, int]):
+    """Column letters to numbers, remembered."""
+
+    def __missing__(self, letters: str) -> int:
+        self[letters] = col_number(letters)
+        return self[letters]
+
+
+_COLUMNS = _Columns()
+
+
 class XlsxFile:
     """An opened .xlsx package.
 
@@ -101,10 +136,12 @@ class XlsxFile:
         self._read_workbook()
         self._strings: list[str] | None = None
         self._cells: dict[str, Cells] = {}
+        self._plain: dict[str, dict[str, sheetscan.Record] | None] = {}
 
     def close(self) -> None:
         self._zip.close()
         self._cells.clear()
+        self._plain.clear()
 
     def __enter__(self) -> XlsxFile:
         return self
@@ -122,15 +159,43 @@ class XlsxFile:
             self._cells[sheet] = self._read_cells(sheet)
         return self._cells[sheet]
 
+    def grid(self, area: Area) -> Grid:
+        """The stored cells of ``area``; a sheet of the plain shape is read without a Cell per cell."""
+        plain = self._plain_cells(area.sheet)
+        if plain is None:
+            return Grid.of(area, self.cells(area.sheet))
+        letters = [col_letter(c) for c in range(area.left, area.right + 1)]
+        found = [
+            [plain.get(column + digits) for column in letters] for digits in map(str, range(area.top, area.bottom + 1))
+        ]
+        value_of = self._value_of
+
+        def value(i: int, j: int) -> CellValue:
+            record = found[i][j]
+            return value_of(record[3], record[4]) if record is not None else None
+
+        return Grid(area, [[r[2] if r is not None else None for r in row] for row in found], value)
+
+    def _plain_cells(self, sheet: str) -> dict[str, sheetscan.Record] | None:
+        """The sheet's cells by address if its XML has the plain shape (sheetscan), else None."""
+        if sheet not in self._plain:
+            part = self._sheet_parts.get(sheet)
+            if part is None:
+                raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
+            self._plain[sheet] = sheetscan.scan(self._read(part))
+        return self._plain[sheet]
+
     def _read_cells(self, sheet: str) -> Cells:
-        part = self._sheet_parts.get(sheet)
-        if part is None:
-            raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
-        plain = sheetscan.scan(self._read(part))
+        plain = self._plain_cells(sheet)
         if plain is not None:
-            value_of = self._value_of
-            return {(row, col): Cell(row, col, None, value_of(kind, value), formula)
-                    for row, col, formula, kind, value in plain}  # fmt: skip
+            value_of, columns = self._value_of, _COLUMNS
+            return {
+                (row := int(digits), col := columns[letters]): Cell(
+                    row, col, None, value_of(kind, value), "=" + formula if formula else None
+                )
+                for letters, digits, formula, kind, value in plain.values()
+            }
+        part = self._sheet_parts[sheet]
         cells: Cells = {}
         shared: dict[str, str] = {}
         arrays: list[tuple[str, str]] = []  # (range, formula) of multi-cell array formulas

@@ -99,3 +99,68 @@ def test_python_dash_m_and_the_console_script_agree(tmp_path):
         pytest.skip("console script not on this interpreter's path")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "build" in result.stdout and "verify" in result.stdout
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run bnsheet with stderr on a pseudo-terminal; its exit status and what it drew there."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing at width 0
+    process = subprocess.Popen([sys.executable, "-m", "bnsheet", *args], stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes when bnsheet exits
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    return process.wait(timeout=300), drawn.decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_and_quiet_with_quiet(tmp_path):
+    path = str(tmp_path / "w.xlsx")
+    status, drawn = _on_a_terminal("build", "-o", path, "--n", "40", "--d", "5")
+    assert status == 0 and "build" in drawn and "cell" in drawn
+    status, drawn = _on_a_terminal("verify", path)
+    assert status == 0 and "check" in drawn and "sheet" in drawn
+    for command in (["build", "-o", path, "--n", "40", "--d", "5", "--quiet"], ["verify", path, "--quiet"]):
+        status, drawn = _on_a_terminal(*command)
+        assert status == 0 and drawn == ""
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
+    built = run("build", "-o", str(tmp_path / "w.xlsx"), "--n", "40", "--d", "5")
+    checked = run("verify", str(tmp_path / "w.xlsx"))
+    assert built.returncode == checked.returncode == 0 and built.stderr == checked.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "n, d, fits",
+    [
+        (1_048_576 - 6, 1, True),  # the block starts at row 7: the last sample on Excel's last row
+        (1_048_576 - 5, 1, False),
+        (2, 16_384 - 2, True),  # and at column C
+        (2, 16_384 - 1, False),
+    ],
+)
+def test_sizes_beyond_excel_are_refused_up_front(tmp_path, n, d, fits):
+    from bnsheet.errors import InputError
+    from bnsheet.inputs import check_size
+
+    if fits:
+        check_size(n, d)
+        return
+    with pytest.raises(InputError):
+        check_size(n, d)
+    result = run("build", "-o", str(tmp_path / "w.xlsx"), "--n", str(n), "--d", str(d))
+    assert result.returncode == 2 and "does not fit on a sheet" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "w.xlsx").exists()

@@ -43,6 +43,9 @@ UNUSUAL = [  # sheetData contents it leaves to the hardened parser
     '<row r="1"><c r="a1"><v>1</v></c></row>',
     '<row r="1"><row r="2"></row></row>',
     '<row r="1" x15:dyDescent="0.25"><c r="A1"><v>1</v></c></row>',  # an undeclared prefix
+    '<row r="1"><c r="A1"><f>A2\x01</f></c></row>',  # a control character XML does not allow
+    '<row r="1"><c r="A1"><f>A2\r+1</f></c></row>',  # a parser turns CR into LF
+    '<row r="1"><c r="A1"><v>\ufffe</v></c></row>',
 ]
 
 

@@ -62,7 +62,7 @@ _NEEDS_QUOTES = re.compile(rb"[A-Za-z]{1,3}[0-9]+|[RrCc][0-9]*|[Rr][0-9]*[Cc][0-
 _TEXT_IN_FORMULA = re.compile(rb'<f(?: [^>]*)?>[^<"&]*["&]')  # a string literal or an entity
 
 
-def _needless_quotes_removed(path: Path) -> tuple[bytes, bool]:
+def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
     """The package with ``'xmu'!C7`` written ``xmu!C7`` in formulas where the quotes are not
     needed, and whether any sheet holds shared formulas.
 
@@ -74,7 +74,8 @@ def _needless_quotes_removed(path: Path) -> tuple[bytes, bool]:
     """
     packed, shared = io.BytesIO(), False
     try:
-        with zipfile.ZipFile(path) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as copy:
+        package = io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook
+        with zipfile.ZipFile(package) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as copy:
             for info in source.infolist():
                 data = source.read(info)
                 if info.filename.startswith("xl/worksheets/"):
@@ -85,7 +86,9 @@ def _needless_quotes_removed(path: Path) -> tuple[bytes, bool]:
                                 data = data.replace(b"'" + name + b"'!", name + b"!")
                 copy.writestr(info.filename, data)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-        raise EngineError(f"formualizer could not read {path}: {exc}") from None
+        raise EngineError(
+            f"formualizer could not read {'the workbook' if isinstance(workbook, bytes) else workbook}: {exc}"
+        ) from None
     return packed.getvalue(), shared
 
 
