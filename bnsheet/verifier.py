@@ -84,23 +84,23 @@ def verify(
 def _recalculate_while_reading(
     book: XlsxFile, names: list[str], path: Path, areas: list[Area], sheets: list[str], bar: tqdm
 ) -> tuple[dict[str, engines.Values], dict[Area, Grid]]:
-    """Each engine's values, and the stored cells of each area: they are read while the engines
-    recalculate (an engine in native code or in another process lets Python go on)."""
+    """Each engine's values, and the stored cells of each area, read meanwhile in another thread
+    (an engine in native code or in another process lets Python go on). The engines run in this
+    thread, so that Ctrl-C reaches them and they stop their applications."""
 
-    def recalculate_all() -> dict[str, engines.Values]:
-        return {name: engines.recalculate(name, path, areas) for name in names}
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(recalculate_all)
-        bar.set_description("read")
+    def read() -> dict[Area, Grid]:
         grids: dict[Area, Grid] = {}
         for sheet in sheets:
             grids |= {area: book.grid(area) for area in areas if area.sheet == sheet}
             bar.update()
-        bar.set_description(f"recalculate ({', '.join(names)})")
-        runs = running.result()
+        return grids
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(read)
+        bar.set_description(f"read, recalculate ({', '.join(names)})")
+        runs = {name: engines.recalculate(name, path, areas) for name in names}
         bar.update(len(names))
-    return runs, grids
+        return runs, reading.result()
 
 
 class StaleCaches:
@@ -118,6 +118,8 @@ class StaleCaches:
 
     def check(self, grid: Grid, recalculated: np.ndarray, tolerance: np.ndarray) -> None:
         area = grid.area
+        if not grid.cached:
+            return
         cached = np.full(area.shape, np.nan)
         got = np.full(area.shape, np.nan)
         stale = np.zeros(area.shape, dtype=bool)

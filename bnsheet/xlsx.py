@@ -78,11 +78,14 @@ class Grid:
     """The stored cells of one area, row by row: a faster view than :class:`Cells` for big blocks.
 
     ``formulas[i][j]`` is the formula text of the cell at block offset (i, j) as stored, without
-    the ``=`` (None where a value stands or the cell is empty); ``value(i, j)`` its stored value.
+    the ``=`` (None where a value stands or the cell is empty); ``value(i, j)`` its stored value;
+    ``cached`` says whether any formula cell stores a value (its cached result).
     """
 
-    def __init__(self, area: Area, formulas: list[list[str | None]], value: Callable[[int, int], CellValue]) -> None:
-        self.area, self.formulas, self.value = area, formulas, value
+    def __init__(
+        self, area: Area, formulas: list[list[str | None]], value: Callable[[int, int], CellValue], cached: bool
+    ) -> None:
+        self.area, self.formulas, self.value, self.cached = area, formulas, value, cached
 
     @classmethod
     def of(cls, area: Area, cells: Cells) -> Grid:
@@ -95,7 +98,8 @@ class Grid:
             found = stored[i][j]
             return found.value if found is not None else None
 
-        return cls(area, formulas, value)
+        cached = any(c is not None and c.has_formula and c.value is not None for row in stored for c in row)
+        return cls(area, formulas, value, cached)
 
 
 class _Columns(dict[str, int]):
@@ -174,7 +178,8 @@ class XlsxFile:
             record = found[i][j]
             return value_of(record[3], record[4]) if record is not None else None
 
-        return Grid(area, [[r[2] if r is not None else None for r in row] for row in found], value)
+        cached = any(r is not None and r[2] is not None and r[4] is not None for row in found for r in row)
+        return Grid(area, [[r[2] if r is not None else None for r in row] for row in found], value, cached)
 
     def _plain_cells(self, sheet: str) -> dict[str, sheetscan.Record] | None:
         """The sheet's cells by address if its XML has the plain shape (sheetscan), else None."""

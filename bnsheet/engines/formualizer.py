@@ -59,7 +59,8 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
 # A sheet name in quotes that needs none: not like a cell (dx1) or R1C1 address, not a boolean.
 _QUOTED_NAME = re.compile(rb"'([A-Za-z_][A-Za-z0-9_]{0,30})'!")
 _NEEDS_QUOTES = re.compile(rb"[A-Za-z]{1,3}[0-9]+|[RrCc][0-9]*|[Rr][0-9]*[Cc][0-9]*|(?i:true|false)")
-_TEXT_IN_FORMULA = re.compile(rb'<f(?: [^>]*)?>[^<"&]*["&]')  # a string literal or an entity
+_TEXT_IN_FORMULA = re.compile(rb'<f>[^<"&]*["&]')  # a string literal or an entity
+_TEXT_IN_FORMULA_WITH_ATTRIBUTES = re.compile(rb'<f [^>]*>[^<"&]*["&]')
 
 
 def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
@@ -80,7 +81,9 @@ def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
                 data = source.read(info)
                 if info.filename.startswith("xl/worksheets/"):
                     shared = shared or b'"shared"' in data
-                    if not _TEXT_IN_FORMULA.search(data):
+                    if not _TEXT_IN_FORMULA.search(data) and not (
+                        b"<f " in data and _TEXT_IN_FORMULA_WITH_ATTRIBUTES.search(data)
+                    ):
                         for name in set(_QUOTED_NAME.findall(data)):
                             if not _NEEDS_QUOTES.fullmatch(name):
                                 data = data.replace(b"'" + name + b"'!", name + b"!")
