@@ -23,16 +23,26 @@ def build(
     gamma: ArrayLike | None = None,
     beta: ArrayLike | None = None,
     dout: ArrayLike | None = None,
+    running_mean: ArrayLike | None = None,
+    running_var: ArrayLike | None = None,
+    momentum: float = inputs_module.DEFAULT_MOMENTUM,
+    unbiased: bool = False,
+    lr: float = inputs_module.DEFAULT_LR,
+    lang: str = "en",
     progress: bool = False,
 ) -> Path:
     """Write the staged BatchNorm workbook and return its path.
 
     Inputs not given are drawn from ``seed``; given ones (NumPy arrays, DataFrames, nested lists
-    or CSV paths) are used bit for bit and fix N and D.
+    or CSV paths) are used bit for bit and fix N and D. ``momentum`` and ``unbiased`` set how the
+    running statistics are updated, ``lr`` the SGD step; ``lang`` ("en" or "ja") every word shown.
 
     >>> import bnsheet
     >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
     'doctest-build.xlsx'
     """
-    values = inputs_module.make(n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout)
-    return write(Path(path), graph_module.load(), values, progress=progress)
+    values = inputs_module.make(
+        n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout, running_mean=running_mean,
+        running_var=running_var, momentum=momentum, unbiased=unbiased, lr=lr,
+    )  # fmt: skip
+    return write(Path(path), graph_module.load(lang=lang), values, progress=progress)

@@ -8,11 +8,12 @@ never trusted.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from . import engines, reference
+from . import engines, plots, reference
 from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
@@ -41,10 +42,10 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
         areas = {name: area for name, area in located.items() if area is not None}
         values = engines.recalculate(engine, Path(path), list(areas.values()))
         inputs = _read_inputs(book, graph, areas, values)
-        expected = _expected(inputs)
-        tolerance = _tolerance(inputs, expected)
+        expected = _expected(inputs, graph)
+        tolerance = _tolerance(inputs, expected, graph)
         results = []
-        for block in graph.nodes:
+        for block in [*graph.nodes, *map(param_block, plots.names(graph))]:
             area = located[block.name]
             if area is None:
                 results.append(_missing(block, book, graph))
@@ -60,7 +61,7 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
 def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
     located: dict[str, Area | None] = {}
-    for name in [b.name for b in graph.blocks] + [p.name for p in graph.params]:
+    for name in [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph):
         target = book.names.get(defined_name(name))
         area = parse_area(target) if target else None
         located[name] = area if area is not None and area.sheet in book.sheet_names else None
@@ -68,7 +69,7 @@ def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
 
 
 def _read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
-    """x, gamma, beta, dout and eps as the workbook holds them (stored numbers, bit for bit)."""
+    """The template's inputs and set parameters as the workbook holds them (stored numbers, bit for bit)."""
     arrays: dict[str, np.ndarray] = {}
     for block in graph.inputs:
         area = areas.get(block.name)
@@ -78,10 +79,14 @@ def _read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: e
                 f"{defined_name(block.name)}); verify needs it"
             )
         arrays[block.name] = _numbers(book, area, book.cells(area.sheet), values.get(area))
-    eps_area = areas.get("eps")
-    if eps_area is None:
-        raise WorkbookError(f"{book.path}: parameter eps is missing (name {defined_name('eps')})")
-    eps = float(_numbers(book, eps_area, book.cells(eps_area.sheet), values.get(eps_area))[0, 0])
+    scalars: dict[str, float] = {}
+    for param in graph.params:
+        if param.formula is not None:
+            continue
+        area = areas.get(param.name)
+        if area is None:
+            raise WorkbookError(f"{book.path}: parameter {param.name} is missing (name {defined_name(param.name)})")
+        scalars[param.name] = float(_numbers(book, area, book.cells(area.sheet), values.get(area))[0, 0])
     x = arrays["x"]
     for block in graph.inputs:
         array = arrays[block.name]
@@ -90,7 +95,7 @@ def _read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: e
             raise WorkbookError(
                 f"{book.path}: input {block.name} is {array.shape[0]}x{array.shape[1]}, x needs it {want[0]}x{want[1]}"
             )
-    return Inputs(arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], eps)
+    return Inputs(**arrays, **scalars)  # type: ignore[arg-type]
 
 
 def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray | None) -> np.ndarray:
@@ -110,13 +115,19 @@ def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray 
     return out
 
 
-def _expected(inputs: Inputs) -> dict[str, np.ndarray]:
-    return reference.nodes(inputs.x, inputs.gamma, inputs.beta, inputs.dout, inputs.eps)
+def _expected(inputs: Inputs, graph: Graph) -> dict[str, np.ndarray]:
+    """Every node and plot table as the reference computes it from the inputs."""
+    params = inputs.params()
+    values = reference.nodes(
+        **inputs.arrays(), eps=params["eps"], momentum=params["momentum"], unbiased=bool(params["unbiased"]),
+        lr=params["lr"],
+    )  # fmt: skip
+    return values | plots.expected(graph, values)
 
 
-def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph) -> dict[str, np.ndarray]:
     """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise."""
-    noise = _noise(inputs)
+    noise = _noise(inputs, graph)
     tolerance = {}
     for name, value in expected.items():
         scale = float(np.max(np.abs(value))) if value.size else 0.0
@@ -124,7 +135,7 @@ def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.
     return tolerance
 
 
-def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
+def _noise(inputs: Inputs, graph: Graph, trials: int = 4) -> dict[str, np.ndarray]:
     """How far each cell moves when every input is nudged by a few units in the last place.
 
     Engines round in a different order than NumPy (sums, powers); where a node cancels (x minus
@@ -132,16 +143,16 @@ def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
     cell by cell, how much such rounding can move the result.
     """
     rng = np.random.default_rng(12345)
-    base = _expected(inputs)
+    base = _expected(inputs, graph)
     noise = {name: np.zeros_like(value) for name, value in base.items()}
 
     def nudge(value: np.ndarray) -> np.ndarray:
         return value * (1 + rng.choice([-1.0, 1.0], size=value.shape) * 2.0**-50)
 
     for _ in range(trials):
-        nudged = Inputs(nudge(inputs.x), nudge(inputs.gamma), nudge(inputs.beta), nudge(inputs.dout),
-                        inputs.eps * (1 + 2.0**-50))  # fmt: skip
-        for name, value in _expected(nudged).items():
+        arrays = {name: nudge(value) for name, value in inputs.arrays().items()}
+        nudged = replace(inputs, **arrays, eps=inputs.eps * (1 + 2.0**-50))  # type: ignore[arg-type]
+        for name, value in _expected(nudged, graph).items():
             noise[name] = np.maximum(noise[name], np.abs(value - base[name]))
     return noise
 
@@ -226,7 +237,7 @@ def _check_params(
     inputs: Inputs,
 ) -> list[NodeResult]:  # fmt: skip
     """Parameters that are formulas (bn_n = ROWS(bn_x)) must compute what the inputs say."""
-    known = {"n": float(inputs.n)}
+    known = {"n": float(inputs.n), "var_correction": inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0}
     results = []
     for param in graph.params:
         if param.formula is None or param.name not in known:
@@ -251,5 +262,5 @@ def _check_params(
 
 
 def param_block(name: str) -> Block:
-    """A parameter cell seen as a 1×1 block, so it is checked like a node."""
+    """A parameter cell or a plot table seen as a block, so it is checked like a node."""
     return Block(name=name, shape="1x1", text="", formula="param")
