@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from . import engines
 from .builder import DEFAULT_PATH, build
 from .errors import BnsheetError
-from .inputs import DEFAULT_EPS, DEFAULT_SEED
+from .graph import LANGUAGES
+from .inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .verifier import verify
 
 
@@ -30,8 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--d", type=int, help="features D (columns); default 3, or the columns of --x")
     b.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for inputs not given")
     b.add_argument("--eps", type=float, default=DEFAULT_EPS, help="eps added to the variance")
-    for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD")):
+    for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD"),
+                        ("running-mean", "1xD"), ("running-var", "1xD")):  # fmt: skip
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
+    b.add_argument("--momentum", type=float, default=DEFAULT_MOMENTUM, help="momentum of the running statistics")
+    b.add_argument("--unbiased", action="store_true", help="running variance with the unbiased N/(N-1) estimate")
+    b.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate of the SGD step")
+    b.add_argument("--lang", choices=LANGUAGES, default="en", help="language of every word in the workbook")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
@@ -47,8 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build":
             path = build(
                 args.output, n=args.n, d=args.d, seed=args.seed, eps=args.eps,
-                x=args.x, gamma=args.gamma, beta=args.beta, dout=args.dout,
-                progress=not args.quiet and sys.stderr.isatty(),
+                x=args.x, gamma=args.gamma, beta=args.beta, dout=args.dout, running_mean=args.running_mean,
+                running_var=args.running_var, momentum=args.momentum, unbiased=args.unbiased, lr=args.lr,
+                lang=args.lang, progress=not args.quiet and sys.stderr.isatty(),
             )  # fmt: skip
             print(f"wrote {path}")
             return 0

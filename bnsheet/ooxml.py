@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
-from .refs import cell, col_letter
+from .refs import cell, col_letter, quote_sheet
 
 
 class Formula(NamedTuple):
@@ -65,6 +65,7 @@ class Sheet:
     links: list[tuple[str, str]] = field(default_factory=list)  # (cell, target such as 'x'!A1)
     tab_color: str | None = None
     charts: list[Chart] = field(default_factory=list)
+    print_area: str | None = None  # such as $A$1:$J$12: what printing (and a PDF) shows
 
 
 def write(
@@ -338,6 +339,11 @@ def _workbook(sheets: list[Sheet], names: dict[str, str]) -> str:
         f'<sheet name={quoteattr(s.name)} sheetId="{i}" r:id="rId{i}"/>' for i, s in enumerate(sheets, start=1)
     )
     defined = "".join(f"<definedName name={quoteattr(k)}>{escape(v)}</definedName>" for k, v in names.items())
+    defined += "".join(
+        f'<definedName name="_xlnm.Print_Area" localSheetId="{i}">{escape(quote_sheet(s.name))}!{s.print_area}</definedName>'
+        for i, s in enumerate(sheets)
+        if s.print_area
+    )
     return (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
         '<bookViews><workbookView activeTab="0"/></bookViews>'

@@ -4,6 +4,8 @@ node, the plots — and writes the .xlsx atomically, with a defined name for eve
 Every formula cell carries a cached value that formualizer computed from the formulas, so readers
 that do not recalculate (pandas, previews) show the numbers: the workbook is written once in
 memory, recalculated, and written again with the values. Applications still recalculate on open.
+Above CACHED_VALUES_UP_TO formula cells the recalculation would cost more than the whole build,
+so large workbooks are written once, without cached values.
 Every word on a sheet comes from the template, in the graph's language.
 """
 
@@ -35,6 +37,8 @@ GRAPH_SHEET = "graph"
 _TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47", "graph": "404040"}
 _SERIES_COLOURS = ("BF9000", "5B9BD5", "ED7D31", "70AD47", "7030A0")
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
+_NOTES_RIGHT = 9  # column I: notes above a block are shown up to here
+CACHED_VALUES_UP_TO = 250_000  # formula cells; 128×64 has ~150 k, 512×128 ~1 M
 
 
 def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False) -> Path:
@@ -44,9 +48,12 @@ def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False) -
     """
     layout = Layout(inputs.n, inputs.d)
     book = _Book(graph, inputs, layout)
-    draft = io.BytesIO()
-    ooxml.write(draft, book.sheets(None), book.names(), graph.title, compress=False)
-    cached = formualizer_engine.recalculate_bytes(draft.getvalue(), book.formula_areas())
+    cached = None
+    areas = book.formula_areas()
+    if sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
+        draft = io.BytesIO()
+        ooxml.write(draft, book.sheets(None), book.names(), graph.title, compress=False)
+        cached = formualizer_engine.recalculate_bytes(draft.getvalue(), areas)
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
     with tqdm(total=total, unit="cell", disable=not progress, desc="build", leave=False) as bar:
         return _save_atomically(path, book.sheets(cached, bar), book.names(), graph.title)
@@ -158,6 +165,8 @@ def _block_sheet(
     kind = graph.kind(block)
     widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 11.0} | {BLOCK_LEFT + j: 13.0 for j in range(layout.d)}
     notes, links = _notes(graph, block, layout)
+    # wide enough for the notes, which run on to the right of the block's first columns
+    last = cell(BLOCK_TOP + layout.rows(block) - 1, max(BLOCK_LEFT + layout.d - 1, _NOTES_RIGHT), pin_row=True, pin_col=True)
     return ooxml.Sheet(
         block.name,
         _block_rows(graph, block, inputs, layout, kind, notes, cached, bar),
@@ -165,6 +174,7 @@ def _block_sheet(
         freeze=(BLOCK_TOP, BLOCK_LEFT),
         links=links,
         tab_color=_TAB[kind],
+        print_area=f"$A$1:{last}",
     )
 
 
