@@ -163,8 +163,7 @@ def parse(data: dict[str, object], lang: str = "en") -> Graph:
         for p in _tables(data, "param")
     )
     inputs = tuple(
-        Block(name=_str(i, "name"), shape=_str(i, "shape"), text=_text(i, "text", lang))
-        for i in _tables(data, "input")
+        Block(name=_str(i, "name"), shape=_str(i, "shape"), text=_text(i, "text", lang)) for i in _tables(data, "input")
     )
     nodes = tuple(
         Block(

@@ -84,8 +84,14 @@ def make(
     """
     given = {
         name: _as_array(name, value)
-        for name, value in (("x", x), ("gamma", gamma), ("beta", beta), ("dout", dout),
-                            ("running_mean", running_mean), ("running_var", running_var))
+        for name, value in (
+            ("x", x),
+            ("gamma", gamma),
+            ("beta", beta),
+            ("dout", dout),
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+        )
         if value is not None
     }
     if "x" in given:

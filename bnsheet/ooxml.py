@@ -47,6 +47,7 @@ class Chart:
     categories_are_text: bool = False
     number_format: str = "General"
 
+
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _CREATED = "2024-01-01T00:00:00Z"
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -233,7 +234,8 @@ def _rels(targets: list[tuple[str, str]]) -> str:
         f'<Relationship Id="rId{i}" Type="{base}/{kind}" Target="{target}"/>'
         for i, (kind, target) in enumerate(targets, start=1)
     )
-    return f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">{listed}</Relationships>'
+    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    return f'{head}<Relationships xmlns="{_PKG_REL}">{listed}</Relationships>'
 
 
 _XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
@@ -276,7 +278,7 @@ def _chart(chart: Chart) -> str:
         for i, (name, values, colour) in enumerate(chart.series)
     )
     title = (
-        "<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz=\"1100\" b=\"1\"/></a:pPr>"
+        '<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="1100" b="1"/></a:pPr>'
         f'<a:r><a:rPr sz="1100" b="1"/><a:t>{escape(chart.title)}</a:t></a:r></a:p></c:rich></c:tx>'
         '<c:overlay val="0"/></c:title><c:autoTitleDeleted val="0"/>'
     )
@@ -340,7 +342,8 @@ def _workbook(sheets: list[Sheet], names: dict[str, str]) -> str:
     )
     defined = "".join(f"<definedName name={quoteattr(k)}>{escape(v)}</definedName>" for k, v in names.items())
     defined += "".join(
-        f'<definedName name="_xlnm.Print_Area" localSheetId="{i}">{escape(quote_sheet(s.name))}!{s.print_area}</definedName>'
+        f'<definedName name="_xlnm.Print_Area" localSheetId="{i}">'
+        f"{escape(quote_sheet(s.name))}!{s.print_area}</definedName>"
         for i, s in enumerate(sheets)
         if s.print_area
     )
@@ -384,7 +387,8 @@ def _styles() -> str:
         for c in fill_colors
     )
     # (font, fill) for each entry of STYLES
-    xfs = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 2), (0, 3), (0, 4), (0, 5), (4, 0), (4, 2), (4, 3), (4, 4), (5, 0), (6, 0)]
+    xfs = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 2), (0, 3), (0, 4), (0, 5), (4, 0),
+           (4, 2), (4, 3), (4, 4), (5, 0), (6, 0)]  # fmt: skip
     centred = {STYLES.index("arrow")}
     cell_xfs = "".join(
         f'<xf numFmtId="0" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"'

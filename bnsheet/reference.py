@@ -149,7 +149,8 @@ def sgd_step(param: Array, grad: Array, lr: float) -> Array:
 def bin_edges(lowest: Array, highest: Array, bins: int) -> Array:
     """(bins+1)×D edges per column: edge k = lowest + k·(highest − lowest)/bins."""
     width = (_row(highest) - _row(lowest)) / bins
-    return _row(lowest) + np.arange(bins + 1, dtype=np.float64).reshape(-1, 1) * width
+    edges: Array = _row(lowest) + np.arange(bins + 1, dtype=np.float64).reshape(-1, 1) * width
+    return edges
 
 
 def histogram(values: Array, edges: Array) -> Array:
@@ -157,7 +158,7 @@ def histogram(values: Array, edges: Array) -> Array:
     above, so it holds every v ≥ its lower edge (the column's highest value included)."""
     values = np.asarray(values, dtype=np.float64)
     at_or_above = (values[None, :, :] >= edges[:, None, :]).sum(axis=1).astype(np.float64)
-    counts = at_or_above[:-1] - at_or_above[1:]
+    counts: Array = at_or_above[:-1] - at_or_above[1:]
     counts[-1] = at_or_above[-2]
     return counts
 

@@ -130,10 +130,9 @@ def _notes(graph: Graph, block: Block, layout: Layout) -> tuple[list[Row], list[
     rows: list[Row] = [(1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, lines[0][0], "title")])]
     rows += [(i, [(LABEL_COL, text, style)]) for i, (text, style) in enumerate(lines[1:], start=2)]
     links_row = HEADER_ROW - 1
-    rows.append(
-        (links_row, [(LABEL_COL, graph.word(related_word), "label")]
-         + [(BLOCK_LEFT + k, name, "link") for k, name in enumerate(related)])
-    )  # fmt: skip
+    related_cells: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, graph.word(related_word), "label")]
+    related_cells += [(BLOCK_LEFT + k, name, "link") for k, name in enumerate(related)]
+    rows.append((links_row, related_cells))
     links = [back] + [(cell(links_row, BLOCK_LEFT + k), _link(name)) for k, name in enumerate(related)]
     return rows, links
 
@@ -146,17 +145,15 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
         yield 2, [(LABEL_COL, graph.word("params_note"), "note")]
         for param in graph.params:
             area = layout.param_area(graph, param.name)
-            value: ooxml.Value = (
-                _formula("=" + param.formula, cached, area, 0, 0) if param.formula else values.get(param.name, param.value)
-            )
+            value: ooxml.Value = values.get(param.name, param.value)
+            if param.formula:
+                value = _formula("=" + param.formula, cached, area, 0, 0)
             style = "forward" if param.formula else "param"
             yield area.top, [(LABEL_COL, param.name, "label"), (BLOCK_LEFT, value, style),
                              (BLOCK_LEFT + 1, param.text, "note")]  # fmt: skip
 
     widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 16.0, BLOCK_LEFT: 14.0, BLOCK_LEFT + 1: 60.0}
-    return ooxml.Sheet(
-        PARAMS_SHEET, rows(), widths=widths, links=[("A1", _link(GRAPH_SHEET))], tab_color=_TAB["param"]
-    )
+    return ooxml.Sheet(PARAMS_SHEET, rows(), widths=widths, links=[("A1", _link(GRAPH_SHEET))], tab_color=_TAB["param"])
 
 
 def _block_sheet(
@@ -166,7 +163,8 @@ def _block_sheet(
     widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 11.0} | {BLOCK_LEFT + j: 13.0 for j in range(layout.d)}
     notes, links = _notes(graph, block, layout)
     # wide enough for the notes, which run on to the right of the block's first columns
-    last = cell(BLOCK_TOP + layout.rows(block) - 1, max(BLOCK_LEFT + layout.d - 1, _NOTES_RIGHT), pin_row=True, pin_col=True)
+    right = max(BLOCK_LEFT + layout.d - 1, _NOTES_RIGHT)
+    last = cell(BLOCK_TOP + layout.rows(block) - 1, right, pin_row=True, pin_col=True)
     return ooxml.Sheet(
         block.name,
         _block_rows(graph, block, inputs, layout, kind, notes, cached, bar),
@@ -184,9 +182,9 @@ def _block_rows(
 ) -> Iterator[Row]:  # fmt: skip
     """The rows of one block sheet: notes above, feature labels, then the block itself."""
     yield from notes
-    yield HEADER_ROW, [(LABEL_COL, block.name, "label")] + [
-        (BLOCK_LEFT + j, graph.word("feature", j=j + 1), "label") for j in range(layout.d)
-    ]
+    header: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, block.name, "label")]
+    header += [(BLOCK_LEFT + j, graph.word("feature", j=j + 1), "label") for j in range(layout.d)]
+    yield HEADER_ROW, header
     columns = [(BLOCK_LEFT + j, col_letter(BLOCK_LEFT + j)) for j in range(layout.d)]
     rows = layout.rows(block)
     labels = [block.name] if block.is_row else [graph.word("sample", i=i + 1) for i in range(rows)]
@@ -379,4 +377,3 @@ def _save_atomically(path: Path, sheets: list[ooxml.Sheet], names: dict[str, str
         if os.path.exists(temp):
             os.unlink(temp)
     return path
-
