@@ -151,8 +151,11 @@ def parse(data: dict[str, object], lang: str = "en") -> Graph:
         for s in _tables(data, "section")
     )
     plots_table = data.get("plots", {})
-    plots = Plots(**plots_table) if isinstance(plots_table, dict) else Plots()
-    plots = Plots(plots.bins, tuple(plots.blocks), plots.charted_features)
+    try:
+        plots = Plots(**plots_table) if isinstance(plots_table, dict) else Plots()
+    except TypeError as exc:
+        raise TemplateError(f"template: [plots]: {exc}") from None
+    plots = Plots(int(plots.bins), tuple(plots.blocks), int(plots.charted_features))
     params = tuple(
         Param(
             name=_str(p, "name"),

@@ -37,8 +37,8 @@ GRAPH_SHEET = "graph"
 _TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47", "graph": "404040"}
 _SERIES_COLOURS = ("BF9000", "5B9BD5", "ED7D31", "70AD47", "7030A0")
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
-_NOTES_RIGHT = 9  # column I: notes above a block are shown up to here
-CACHED_VALUES_UP_TO = 250_000  # formula cells; 128×64 has ~150 k, 512×128 ~1 M
+_NOTES_RIGHT = 10  # column J: notes above a block are shown up to here
+CACHED_VALUES_UP_TO = 100_000  # formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1 M
 
 
 def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False) -> Path:
@@ -294,7 +294,8 @@ def _graph_sheet(graph: Graph) -> ooxml.Sheet:
     put(row + 2, 5, graph.word("plots_title"), "note")
     widths = {1: 2.0, 2: 6.0, 3: 17.0, 4: 6.0, 5: 44.0, 6: 3.0, 7: 6.0, 8: 11.0, 9: 11.0, 10: 44.0}
     ordered = [(r, sorted(cells)) for r, cells in sorted(rows.items())]
-    return ooxml.Sheet(GRAPH_SHEET, ordered, widths=widths, links=links, tab_color=_TAB["graph"])
+    print_area = f"$A$1:$M${max(rows)}"  # the notes of the last column run on to the right
+    return ooxml.Sheet(GRAPH_SHEET, ordered, widths=widths, links=links, tab_color=_TAB["graph"], print_area=print_area)
 
 
 def _plots_sheet(graph: Graph, layout: Layout, table: plots.PlotsLayout, cached: Values | None) -> ooxml.Sheet:
