@@ -9,17 +9,23 @@ True
 from . import reference
 from .builder import build
 from .errors import BnsheetError, EngineError, InputError, TemplateError, WorkbookError
+from .gradebook import Gradebook, grade_all
+from .grader import Grade, grade
 from .report import Report
 from .verifier import verify
 
 __all__ = [
     "BnsheetError",
     "EngineError",
+    "Grade",
+    "Gradebook",
     "InputError",
     "Report",
     "TemplateError",
     "WorkbookError",
     "build",
+    "grade",
+    "grade_all",
     "reference",
     "verify",
 ]

@@ -1,17 +1,26 @@
-"""The ``bnsheet`` command: build and verify (SPEC §5). Exit 0 ok, 1 a node fails, 2 unusable input."""
+"""The ``bnsheet`` command: build, verify and experiment (SPEC §5). Exit 0 ok, 1 a node fails, 2 unusable input."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import engines
+from . import engines, experiment
 from .builder import DEFAULT_PATH, build
-from .errors import BnsheetError
+from .errors import BnsheetError, InputError
+from .gradebook import grade_all
 from .graph import LANGUAGES
 from .inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .verifier import verify
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     b = commands.add_parser("build", help="write the workbook")
     b.add_argument("-o", "--output", default=str(DEFAULT_PATH), help=f"where to write (default {DEFAULT_PATH})")
     b.add_argument("--n", type=int, help="batch size N (rows); default 4, or the rows of --x")
-    b.add_argument("--d", type=int, help="features D (columns); default 3, or the columns of --x")
+    b.add_argument(
+        "--d", type=int, help="features D (columns); default 3, or the columns of --x, or 8 with --from-experiment"
+    )
     b.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for inputs not given")
     b.add_argument("--eps", type=float, default=DEFAULT_EPS, help="eps added to the variance")
     for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD"),
@@ -39,11 +50,44 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate of the SGD step")
     b.add_argument("--lang", choices=LANGUAGES, default="en", help="language of every word in the workbook")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--force", action="store_true", help="replace an existing file that bnsheet did not write")
+    b.add_argument(
+        "--exercise", metavar="NODES",
+        help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
+    )  # fmt: skip
+    b.add_argument(
+        "--from-experiment",
+        action="store_true",
+        help="x, gamma, beta, dout from a real batch of the experiment's network (--d: how many features)",
+    )
+    b.add_argument("--layer", type=int, help="with --from-experiment: which BN layer, 1-5 (default 1)")
+
+    e = commands.add_parser("experiment", help="train the 5x100 network with and without BN (needs the extra)")
+    e.add_argument("-o", "--output", default=str(experiment.DEFAULT_FOLDER), help="folder for CSV and PNG")
+    e.add_argument("--epochs", type=int, default=experiment.DEFAULT_EPOCHS, help="epochs per run")
+    e.add_argument(
+        "--scales",
+        type=_scales,
+        default=experiment.DEFAULT_SCALES,
+        metavar="S,S,...",
+        help="initial weight scales, comma-separated",
+    )
+    e.add_argument("--lr", type=float, default=experiment.DEFAULT_LR, help="SGD learning rate")
+    e.add_argument("--target", type=float, default=experiment.DEFAULT_TARGET, help="test accuracy to reach")
+    e.add_argument("--seed", type=int, default=experiment.DEFAULT_SEED, help="seed of weights, split and shuffles")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
     v.add_argument("path")
     v.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
+    g.add_argument("paths", nargs="+", metavar="PATH")
+    g.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    form = g.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print one CSV row per file and node")
+    form.add_argument("--json", action="store_true", help="print one JSON record per file and node")
     return parser
 
 
@@ -51,14 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "build":
-            path = build(
-                args.output, n=args.n, d=args.d, seed=args.seed, eps=args.eps,
-                x=args.x, gamma=args.gamma, beta=args.beta, dout=args.dout, running_mean=args.running_mean,
-                running_var=args.running_var, momentum=args.momentum, unbiased=args.unbiased, lr=args.lr,
-                lang=args.lang, progress=not args.quiet and sys.stderr.isatty(),
+            return _build(args)
+        if args.command == "experiment":
+            passed = experiment.reproduce(
+                Path(args.output), scales=args.scales, epochs=args.epochs, lr=args.lr, target=args.target,
+                seed=args.seed, progress=not args.quiet and sys.stderr.isatty(),
             )  # fmt: skip
-            print(f"wrote {path}")
-            return 0
+            return 0 if passed else 1
+        if args.command == "grade":
+            return _grade(args)
         report = verify(args.path, engine=args.engine)
     except BnsheetError as exc:
         print(f"bnsheet: {exc}", file=sys.stderr)
@@ -68,3 +113,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.ok else 1
+
+
+def _build(args: argparse.Namespace) -> int:
+    given = {"x": args.x, "gamma": args.gamma, "beta": args.beta, "dout": args.dout}
+    source = ""
+    if args.from_experiment:
+        clashing = [f"--{name}" for name, value in [("n", args.n), *given.items()] if value is not None]
+        if clashing:
+            raise InputError(f"--from-experiment takes the batch from the network; drop {', '.join(clashing)}")
+        layer, features = args.layer or 1, args.d or experiment.WORKBOOK_FEATURES
+        given = experiment.workbook_inputs(layer, features, seed=args.seed, eps=args.eps)
+        source = (f" (BN layer {layer} of the experiment's network, last step of epoch {experiment.CAPTURE_EPOCHS} "
+                  f"at weight scale {experiment.CAPTURE_SCALE:g}: all {experiment.BATCH} samples, "
+                  f"features 1-{features} of {experiment.WIDTH})")  # fmt: skip
+    elif args.layer is not None:
+        raise InputError("--layer goes with --from-experiment")
+    path = build(
+        args.output, n=args.n, d=None if args.from_experiment else args.d, seed=args.seed, eps=args.eps,
+        running_mean=args.running_mean, running_var=args.running_var, momentum=args.momentum,
+        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=not args.quiet and sys.stderr.isatty(),
+        exercise=args.exercise, force=args.force, **given,
+    )  # fmt: skip
+    print(f"wrote {path}{source}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    """Grade, print, and say 0 all correct, 1 something is not, 2 no file could be graded."""
+    book = grade_all(args.paths, engine=args.engine)
+    if not book.grades:
+        for _, reason in book.unusable:
+            print(f"bnsheet: {reason}", file=sys.stderr)
+        return 2
+    print(book.to_csv() if args.csv else book.to_json() if args.json else book.to_text(), end="" if args.csv else "\n")
+    return 0 if book.ok else 1

@@ -19,3 +19,7 @@ class WorkbookError(BnsheetError):
 
 class EngineError(BnsheetError):
     """A formula engine is missing or failed."""
+
+
+class MissingExtraError(BnsheetError):
+    """An optional extra (e.g. ``pip install -e '.[experiment]'``) is not installed."""

@@ -21,6 +21,7 @@ ArrayLike = Union[Array, pd.DataFrame, "list[list[float]]", str, Path]
 DEFAULT_N, DEFAULT_D, DEFAULT_SEED, DEFAULT_EPS = 4, 3, 0, 1e-5
 DEFAULT_MOMENTUM, DEFAULT_LR = 0.9, 0.1
 ROW_INPUTS = ("gamma", "beta", "running_mean", "running_var")
+MAX_BLOCK_CELLS = 1 << 20  # N·D: a 1024×1024 layer, 16× the 512×128 benchmark; beyond, a build takes hours
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ def make(
     >>> make(n=2, d=3).x.shape
     (2, 3)
     """
+    for name, value in (("N", n), ("D", d), ("seed", seed)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise InputError(f"{name} must be a whole number, got {value!r}")
+    if seed < 0:
+        raise InputError(f"seed must be 0 or more, got {seed}")
     given = {
         name: _as_array(name, value)
         for name, value in (
@@ -124,7 +130,10 @@ def make(
         if name in ROW_INPUTS and array.ndim == 2 and array.shape == (d, 1):
             array = array.reshape(1, d)
         if array.shape != want:
-            raise InputError(f"{name} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}")
+            source = {"x": x, "gamma": gamma, "beta": beta, "dout": dout, "running_mean": running_mean,
+                      "running_var": running_var}[name]  # fmt: skip
+            origin = f" ({source})" if isinstance(source, (str, Path)) else ""
+            raise InputError(f"{name}{origin} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}")
         arrays[name] = array
     if (arrays["running_var"] < 0).any():
         raise InputError("running_var must not be negative: it is a variance")
@@ -141,7 +150,12 @@ def check_size(n: int, d: int) -> None:
     if d < 1:
         raise InputError(f"D must be at least 1, got {d}")
     if BLOCK_TOP + n - 1 > MAX_ROWS or BLOCK_LEFT + d - 1 > MAX_COLS:
-        raise InputError(f"{n}x{d} does not fit on a sheet: Excel allows {MAX_ROWS} rows and {MAX_COLS} columns")
+        raise InputError(
+            f"{n}x{d} does not fit on a sheet: the block starts at row {BLOCK_TOP}, column {BLOCK_LEFT} "
+            f"and Excel allows {MAX_ROWS} rows and {MAX_COLS} columns"
+        )
+    if n * d > MAX_BLOCK_CELLS:
+        raise InputError(f"{n}x{d} = {n * d} cells per sheet; bnsheet builds up to {MAX_BLOCK_CELLS} (N·D)")
 
 
 def _as_array(name: str, value: ArrayLike) -> Array:
@@ -172,7 +186,12 @@ def read_csv(path: Path) -> Array:
     """A headerless CSV of numbers, or one with a header row; errors name the row and column."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = [row for row in csv.reader(handle) if any(field.strip() for field in row)]
+            rows = []
+            for row in csv.reader(handle):
+                if any(field.strip() for field in row):
+                    rows.append(row)
+                if len(rows) > MAX_ROWS:
+                    raise InputError(f"{path}: more than {MAX_ROWS} rows, more than a sheet holds")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -191,6 +210,8 @@ def read_csv(path: Path) -> Array:
         for j, field in enumerate(row):
             if not _is_number(field):
                 raise InputError(f"{path}: row {i + first_line}, column {j + 1}: {field!r} is not a number")
+            if not math.isfinite(float(field)):
+                raise InputError(f"{path}: row {i + first_line}, column {j + 1}: {field!r} is not a finite number")
         values.append([float(field) for field in row])
     return np.array(values, dtype=np.float64)
 

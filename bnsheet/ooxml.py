@@ -35,6 +35,8 @@ STYLES = (
 )  # fmt: skip
 _STYLE = {name: i for i, name in enumerate(STYLES)}
 
+APPLICATION = "bnsheet"  # in docProps/app.xml: how bnsheet knows a file it may rebuild freely
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -332,7 +334,7 @@ def _app() -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-        "<Application>bnsheet</Application></Properties>"
+        f"<Application>{APPLICATION}</Application></Properties>"
     )
 
 

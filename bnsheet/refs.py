@@ -150,3 +150,51 @@ def split_address(address: str) -> tuple[int, int]:
     if not match:
         raise ValueError(f"not a cell address: {address!r}")
     return int(match.group(2)), col_number(match.group(1))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference to another sheet as written in a formula: ``'gamma'!C7`` or ``x!$C$7:C10``."""
+
+    sheet: str
+    text: str
+    pins: tuple[tuple[bool, bool], ...]  # (column pinned, row pinned) for each end
+
+    def pinned(self, *, rows: bool | None = None, cols: bool | None = None) -> str:
+        """This reference with its row and/or column pins set (None keeps what was written)."""
+        cells = [
+            cell(row, col, pin_row=pin_row if rows is None else rows, pin_col=pin_col if cols is None else cols)
+            for (pin_col, pin_row), (row, col) in zip(self.pins, self.cells, strict=True)
+        ]
+        return f"{quote_sheet(self.sheet)}!{':'.join(cells)}"
+
+    @property
+    def cells(self) -> list[tuple[int, int]]:
+        return [split_address(end) for end in self.text.rsplit("!", 1)[1].split(":")]
+
+
+_SHEET_REF = re.compile(
+    r"(?:'((?:[^']|'')+)'|(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_.]*))!"
+    r"(\$?[A-Za-z]{1,3}\$?[0-9]+)(?::(\$?[A-Za-z]{1,3}\$?[0-9]+))?"
+)
+
+
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+
+
+def references(formula: str) -> list[Reference]:
+    """The references to other sheets in an A1 formula, in order.
+
+    >>> [r.text for r in references("=gamma!C$7*'dout'!C7+SUM(x!C$7:C$10)")]
+    ['gamma!C$7', "'dout'!C7", 'x!C$7:C$10']
+    >>> references("=gamma!C7")[0].pinned(rows=True)
+    "'gamma'!C$7"
+    """
+    found = []
+    for match in _SHEET_REF.finditer(_STRING.sub('""', formula)):
+        quoted, bare, first, last = match.groups()
+        sheet = quoted.replace("''", "'") if quoted is not None else bare
+        ends = [first] + ([last] if last else [])
+        pins = tuple((end.startswith("$"), "$" in end.lstrip("$")) for end in ends)
+        found.append(Reference(sheet, match.group(), pins))
+    return found

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import engines, plots, reference
+from . import engines, plots, reference, safety
 from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
@@ -37,13 +37,14 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
     graph = graph or load()
     engine = engine or engines.default()
     engines.require(engine)
+    safety.vet(path)
     with XlsxFile(path) as book:
-        located = _locate(book, graph)
+        located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
         values = engines.recalculate(engine, Path(path), list(areas.values()))
-        inputs = _read_inputs(book, graph, areas, values)
-        expected = _expected(inputs, graph)
-        tolerance = _tolerance(inputs, expected, graph)
+        inputs = read_inputs(book, graph, areas, values)
+        expected = expected_nodes(inputs, graph)
+        tolerance = tolerances(inputs, expected, graph)
         results = []
         for block in [*graph.nodes, *map(param_block, plots.names(graph))]:
             area = located[block.name]
@@ -58,7 +59,7 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
     return Report(path=Path(path), engine=engine, results=results)
 
 
-def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
+def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
     located: dict[str, Area | None] = {}
     for name in [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph):
@@ -68,7 +69,7 @@ def _locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     return located
 
 
-def _read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
+def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
     """The template's inputs and set parameters as the workbook holds them (stored numbers, bit for bit)."""
     arrays: dict[str, np.ndarray] = {}
     for block in graph.inputs:
@@ -115,17 +116,17 @@ def _numbers(book: XlsxFile, area: Area, cells: Cells, recalculated: np.ndarray 
     return out
 
 
-def _expected(inputs: Inputs, graph: Graph) -> dict[str, np.ndarray]:
-    """Every node and plot table as the reference computes it from the inputs."""
+def expected_nodes(inputs: Inputs, graph: Graph | None = None) -> dict[str, np.ndarray]:
+    """Every node's value by the NumPy reference, and with ``graph`` every plot table's too."""
     params = inputs.params()
     values = reference.nodes(
         **inputs.arrays(), eps=params["eps"], momentum=params["momentum"], unbiased=bool(params["unbiased"]),
         lr=params["lr"],
     )  # fmt: skip
-    return values | plots.expected(graph, values)
+    return values if graph is None else values | plots.expected(graph, values)
 
 
-def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph) -> dict[str, np.ndarray]:
+def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | None = None) -> dict[str, np.ndarray]:
     """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise."""
     noise = _noise(inputs, graph)
     tolerance = {}
@@ -135,7 +136,7 @@ def _tolerance(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph) ->
     return tolerance
 
 
-def _noise(inputs: Inputs, graph: Graph, trials: int = 4) -> dict[str, np.ndarray]:
+def _noise(inputs: Inputs, graph: Graph | None, trials: int = 4) -> dict[str, np.ndarray]:
     """How far each cell moves when every input is nudged by a few units in the last place.
 
     Engines round in a different order than NumPy (sums, powers); where a node cancels (x minus
@@ -143,7 +144,7 @@ def _noise(inputs: Inputs, graph: Graph, trials: int = 4) -> dict[str, np.ndarra
     cell by cell, how much such rounding can move the result.
     """
     rng = np.random.default_rng(12345)
-    base = _expected(inputs, graph)
+    base = expected_nodes(inputs, graph)
     noise = {name: np.zeros_like(value) for name, value in base.items()}
 
     def nudge(value: np.ndarray) -> np.ndarray:
@@ -152,7 +153,7 @@ def _noise(inputs: Inputs, graph: Graph, trials: int = 4) -> dict[str, np.ndarra
     for _ in range(trials):
         arrays = {name: nudge(value) for name, value in inputs.arrays().items()}
         nudged = replace(inputs, **arrays, eps=inputs.eps * (1 + 2.0**-50))  # type: ignore[arg-type]
-        for name, value in _expected(nudged, graph).items():
+        for name, value in expected_nodes(nudged, graph).items():
             noise[name] = np.maximum(noise[name], np.abs(value - base[name]))
     return noise
 

@@ -11,14 +11,17 @@ Every word on a sheet comes from the template, in the graph's language.
 
 from __future__ import annotations
 
+import glob
 import io
 import os
-import tempfile
+import secrets
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
 
+from . import exercise as exercise_module
 from . import ooxml, plots
 from .compile import cell_pattern
 from .engines import Values
@@ -41,13 +44,25 @@ _NOTES_RIGHT = 10  # column J: notes above a block are shown up to here
 CACHED_VALUES_UP_TO = 100_000  # formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1 M
 
 
-def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False) -> Path:
+def write(
+    path: Path,
+    graph: Graph,
+    inputs: Inputs,
+    *,
+    progress: bool = False,
+    exercise: tuple[str, ...] = (),
+    force: bool = False,
+) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
-    An interrupted write leaves whatever was at ``path`` before untouched.
+    An interrupted write leaves whatever was at ``path`` before untouched; a file at ``path`` that
+    bnsheet did not write is replaced only with ``force``. The ``exercise`` nodes' blocks are left
+    empty, with the task written above them.
     """
+    path = Path(path)
+    check_target(path, force=force)
     layout = Layout(inputs.n, inputs.d)
-    book = _Book(graph, inputs, layout)
+    book = _Book(graph, inputs, layout, exercise)
     cached = None
     areas = book.formula_areas()
     if sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
@@ -62,8 +77,8 @@ def write(path: Path, graph: Graph, inputs: Inputs, *, progress: bool = False) -
 class _Book:
     """The sheets of one workbook; built twice, without and then with the cached values."""
 
-    def __init__(self, graph: Graph, inputs: Inputs, layout: Layout) -> None:
-        self.graph, self.inputs, self.layout = graph, inputs, layout
+    def __init__(self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...]) -> None:
+        self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
         self.plots = plots.layout(graph, layout)
 
     def names(self) -> dict[str, str]:
@@ -71,18 +86,23 @@ class _Book:
         names = {defined_name(b.name): layout.area(b).absolute() for b in graph.blocks}
         names |= {defined_name(p.name): layout.param_area(graph, p.name).absolute() for p in graph.params}
         names |= {defined_name(b.name): b.area.absolute() for b in self.plots.blocks}
+        if self.exercise:
+            names[exercise_module.NAME] = exercise_module.stored(self.exercise)
         return names
 
     def formula_areas(self) -> list[Area]:
         """Every area of formula cells: the nodes, the parameters that are formulas, the plot tables."""
-        areas = [self.layout.area(b) for b in self.graph.nodes]
+        areas = [self.layout.area(b) for b in self.graph.nodes if b.name not in self.exercise]
         areas += [self.layout.param_area(self.graph, p.name) for p in self.graph.params if p.formula]
         return areas + [b.area for b in self.plots.blocks]
 
     def sheets(self, cached: Values | None, bar: tqdm | None = None) -> list[ooxml.Sheet]:
         graph, layout = self.graph, self.layout
         sheets = [_graph_sheet(graph), _params_sheet(graph, self.inputs, layout, cached)]
-        sheets += [_block_sheet(graph, block, self.inputs, layout, cached, bar) for block in graph.blocks]
+        sheets += [
+            _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise)
+            for block in graph.blocks
+        ]
         return [*sheets, _plots_sheet(graph, layout, self.plots, cached)]
 
 
@@ -106,13 +126,20 @@ def _shape(graph: Graph, block: Block, layout: Layout) -> str:
     return f"{'1' if block.is_row else 'N'}×D = {layout.rows(block)}×{layout.d}"
 
 
-def _notes(graph: Graph, block: Block, layout: Layout) -> tuple[list[Row], list[Link]]:
+def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[list[Row], list[Link]]:
     """The rows above a block, and their links: what it computes, its math, the NumPy line,
     the local derivative rule (backward steps) and links to the sheets it reads (or, for an
-    input, that read it). Every sheet's notes are written here, and only here."""
+    input, that read it); for an exercise, the task instead. Every sheet's notes are written
+    here, and only here."""
     back = (cell(1, _BACK_LINK_COL), _link(GRAPH_SHEET))
     shape = _shape(graph, block, layout)
-    if block.is_input:
+    params = {p.name for p in graph.params}
+    if exercise:
+        task = [line for line in exercise_module.task(block, graph, layout.area(block), shape) if line]
+        lines = [(line, "title" if i == 0 else "note") for i, line in enumerate(task)]
+        related_word = "reads"
+        related = list(dict.fromkeys(PARAMS_SHEET if name in params else name for name in block.reads))
+    elif block.is_input:
         lines = [
             (graph.word("input_title", name=block.name, shape=shape, text=block.text), "title"),
             (graph.word("input_note"), "note"),
@@ -125,7 +152,6 @@ def _notes(graph: Graph, block: Block, layout: Layout) -> tuple[list[Row], list[
         if block.rule:
             lines.append((f"{graph.word('rule')}:  {block.rule}", "note"))
         related_word = "reads"
-        params = {p.name for p in graph.params}
         related = list(dict.fromkeys(PARAMS_SHEET if name in params else name for name in block.reads))
     rows: list[Row] = [(1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, lines[0][0], "title")])]
     rows += [(i, [(LABEL_COL, text, style)]) for i, (text, style) in enumerate(lines[1:], start=2)]
@@ -157,17 +183,18 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
 
 
 def _block_sheet(
-    graph: Graph, block: Block, inputs: Inputs, layout: Layout, cached: Values | None, bar: tqdm | None
-) -> ooxml.Sheet:
+    graph: Graph, block: Block, inputs: Inputs, layout: Layout, cached: Values | None, bar: tqdm | None,
+    exercise: bool,
+) -> ooxml.Sheet:  # fmt: skip
     kind = graph.kind(block)
     widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 11.0} | {BLOCK_LEFT + j: 13.0 for j in range(layout.d)}
-    notes, links = _notes(graph, block, layout)
+    notes, links = _notes(graph, block, layout, exercise)
     # wide enough for the notes, which run on to the right of the block's first columns
     right = max(BLOCK_LEFT + layout.d - 1, _NOTES_RIGHT)
     last = cell(BLOCK_TOP + layout.rows(block) - 1, right, pin_row=True, pin_col=True)
     return ooxml.Sheet(
         block.name,
-        _block_rows(graph, block, inputs, layout, kind, notes, cached, bar),
+        _block_rows(graph, block, inputs, layout, kind, notes, cached, bar, exercise),
         widths=widths,
         freeze=(BLOCK_TOP, BLOCK_LEFT),
         links=links,
@@ -178,7 +205,7 @@ def _block_sheet(
 
 def _block_rows(
     graph: Graph, block: Block, inputs: Inputs, layout: Layout, kind: str, notes: list[Row],
-    cached: Values | None, bar: tqdm | None,
+    cached: Values | None, bar: tqdm | None, exercise: bool,
 ) -> Iterator[Row]:  # fmt: skip
     """The rows of one block sheet: notes above, feature labels, then the block itself."""
     yield from notes
@@ -195,6 +222,10 @@ def _block_rows(
                                   *[(c, float(values[i, j]), kind) for j, (c, _) in enumerate(columns)]]  # fmt: skip
             if bar is not None:
                 bar.update(layout.d)
+        return
+    if exercise:
+        for i in range(rows):
+            yield BLOCK_TOP + i, [(LABEL_COL, labels[i], "label"), *[(c, None, kind) for c, _ in columns]]
         return
     pattern = cell_pattern(block, graph, layout)
     area = layout.area(block)
@@ -359,22 +390,85 @@ def _charts(graph: Graph, layout: Layout, table: plots.PlotsLayout) -> list[ooxm
     return charts
 
 
-def _save_atomically(path: Path, sheets: list[ooxml.Sheet], names: dict[str, str], title: str) -> Path:
-    path = Path(path)
+def check_target(path: Path, *, force: bool = False) -> None:
+    """Refuse, before any work, to write where the workbook could not go or would replace a
+    file bnsheet did not make (unless ``force``)."""
     folder = path.parent
+    if path.suffix.lower() != ".xlsx":
+        raise WorkbookError(f"{path}: the workbook's name must end in .xlsx")
     if not folder.is_dir():
-        raise WorkbookError(f"{path}: the folder {folder} does not exist")
+        state = "is not a folder" if folder.exists() else "does not exist"
+        raise WorkbookError(f"{path}: the folder {folder} {state}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WorkbookError(f"{path}: cannot write in {folder} (permission denied)")
+    if path.is_dir():
+        raise WorkbookError(f"{path}: is a folder")
+    if path.exists() and not force and not made_by_bnsheet(path):
+        raise WorkbookError(f"{path}: exists and was not written by bnsheet; use --force to replace it")
+
+
+def made_by_bnsheet(path: Path) -> bool:
+    """Whether ``path`` is a workbook bnsheet wrote (its docProps/app.xml names bnsheet)."""
     try:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with zipfile.ZipFile(path) as package, package.open("docProps/app.xml") as part:
+            app = part.read(1 << 16)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
+    return f"<Application>{ooxml.APPLICATION}</Application>".encode() in app
+
+
+def _save_atomically(path: Path, sheets: list[ooxml.Sheet], names: dict[str, str], title: str) -> Path:
+    """Write to a hidden temporary file beside ``path``, flush it to disk, then rename it over
+    ``path``: a reader sees the old file or the new one, never half of one."""
+    folder = path.parent
+    _remove_stale_temps(path)
+    temp = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        # os.open with 0o666 gives the file the mode the user's umask asks for, as open() would.
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot write in {folder} ({exc.strerror})") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             ooxml.write(stream, sheets, names, title)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(temp, path)
+        _sync_folder(folder)
     except OSError as exc:
-        raise WorkbookError(f"{path}: cannot write ({exc.strerror})") from None
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        raise WorkbookError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:  # also on Ctrl-C: no partial file is left behind
+        temp.unlink(missing_ok=True)
     return path
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Temporary files of earlier builds of ``path`` whose process died (killed, power lost)."""
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = temp.name[len(path.name) + 2 :].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            temp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (where the system lets a folder be opened)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from defusedxml.ElementTree import iterparse
 
 from .errors import WorkbookError
 from .refs import from_r1c1, split_address, to_r1c1
+from .safety import check_sizes
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
@@ -67,6 +69,7 @@ class XlsxFile:
         except (zipfile.BadZipFile, OSError) as exc:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook ({exc})") from None
         self._parts = {info.filename: info for info in self._zip.infolist()}
+        check_sizes(self.path, list(self._parts.values()))  # zipfile reads no more than these declare
         if "xl/workbook.xml" not in self._parts:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook (no xl/workbook.xml)")
         self._sheet_parts: dict[str, str] = {}
@@ -94,6 +97,7 @@ class XlsxFile:
             raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
         cells: Cells = {}
         shared: dict[str, str] = {}
+        arrays: list[tuple[str, str]] = []  # (range, formula) of multi-cell array formulas
         for cell, formula, kind, shared_index in self._cell_records(part):
             row, col = split_address(cell["r"])
             r1c1 = None
@@ -101,10 +105,22 @@ class XlsxFile:
                 r1c1 = to_r1c1("=" + formula.strip().removeprefix("="), row, col)
                 if kind == "shared" and shared_index is not None:
                     shared[shared_index] = r1c1
+                if kind == "array" and ":" in cell.get("_ref", ""):
+                    r1c1 = "{=" + formula.strip().removeprefix("=") + "}"
+                    arrays.append((cell["_ref"], r1c1))
             elif kind == "shared" and shared_index is not None:
                 r1c1 = shared.get(shared_index)
             cells[(row, col)] = Cell(row, col, r1c1, self._value(cell))
+        for span, formula in arrays:
+            _cover(cells, span, formula)
         return cells
+
+    def sheet_part(self, sheet: str) -> str:
+        """The package part that holds a sheet, e.g. ``xl/worksheets/sheet3.xml``."""
+        part = self._sheet_parts.get(sheet)
+        if part is None:
+            raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
+        return part
 
     def _cell_records(self, part: str) -> Iterator[tuple[dict[str, str], str | None, str | None, str | None]]:
         """(cell attributes with its value, formula text, formula type, shared index) per <c>."""
@@ -122,6 +138,7 @@ class XlsxFile:
                 formula = element.text
                 kind = element.get("t")
                 index = element.get("si")
+                cell["_ref"] = element.get("ref", "")
             elif tag == "v":
                 cell["_v"] = element.text or ""
             elif tag == "t" and "_v" not in cell and cell.get("t") == "inlineStr":
@@ -196,12 +213,26 @@ class XlsxFile:
         try:
             with self._zip.open(part) as stream:
                 yield from _iterparse(stream, events)
-        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise WorkbookError(f"{self.path}: cannot read {part} ({exc})") from None
 
 
 def _iterparse(stream: IO[bytes], events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
     yield from iterparse(stream, events=events, forbid_dtd=True)
+
+
+def _cover(cells: Cells, span: str, array: str) -> None:
+    """Cells under a multi-cell array formula hold only values; mark them as that formula's cells.
+
+    The whole range reads ``{=…}``, as spreadsheets show it: one formula, not constants.
+    """
+    try:
+        (top, left), (bottom, right) = (split_address(end) for end in span.split(":", 1))
+    except ValueError:
+        return
+    for (row, col), stored in cells.items():
+        if top <= row <= bottom and left <= col <= right and stored.r1c1 is None:
+            stored.r1c1 = array
 
 
 def _local(tag: str) -> str:

@@ -60,7 +60,7 @@ def test_a_tampered_workbook_exits_1_and_names_the_cell(built):
         (["build", "--eps", "0"], "eps must be a positive number"),
         (["build", "--x", "ragged.csv"], "ragged.csv: row 2 has 1 fields, the first has 2"),
         (["build", "--x", "words.csv"], "words.csv: row 2, column 2: 'abc' is not a number"),
-        (["build", "--x", "good.csv", "--gamma", "gamma3.csv"], "gamma must be 1x2, got 1x3"),
+        (["build", "--x", "good.csv", "--gamma", "gamma3.csv"], "gamma (gamma3.csv) must be 1x2, got 1x3"),
         (["build", "-o", "nowhere/w.xlsx"], "the folder nowhere does not exist"),
         (["build", "--n", "two"], "invalid int value"),
         (["frobnicate"], "invalid choice"),

@@ -48,3 +48,60 @@ def test_read_csv_keeps_every_bit(tmp_path):
     value = 0.1 + 0.2
     (tmp_path / "a.csv").write_text(f"{value!r},1\n2,3\n")
     assert read_csv(tmp_path / "a.csv")[0, 0] == value
+
+
+@pytest.mark.parametrize(
+    "n, d, fits",
+    [(1_048_570, 1, True), (1_048_571, 1, False), (2, 16_382, True), (2, 16_383, False), (1024, 1024, True),
+     (1025, 1024, False)],
+)  # fmt: skip
+def test_sizes_at_the_limits_count_the_rows_and_columns_above_and_left_of_the_block(n, d, fits):
+    from bnsheet.inputs import check_size
+
+    if fits:
+        check_size(n, d)
+    else:
+        with pytest.raises(InputError, match=f"{n}x{d}"):
+            check_size(n, d)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--x", "nan.csv"], "nan.csv: row 3, column 2: 'nan' is not a finite number"),
+        (["--x", "inf.csv"], "inf.csv: row 1, column 1: '-inf' is not a finite number"),
+        (["--x", "absent.csv"], "absent.csv: cannot read (No such file or directory)"),
+        (["--x", "."], ".: cannot read (Is a directory)"),
+        (["--x", "binary.csv"], "binary.csv: not a CSV text file"),
+        (["--x", "empty.csv"], "empty.csv: no rows of numbers"),
+        (["--x", "good.csv", "--dout", "gamma3.csv"], "dout (gamma3.csv) must be 3x2, got 1x3"),
+        (["--x", "good.csv", "--d", "3"], "x is 3x2 but --n/--d ask for Nonex3"),
+        (["--gamma", "good.csv"], "gamma (good.csv) must be 1x3, got 3x2"),
+        (["--eps", "nan"], "eps must be a positive number, got nan"),
+        (["--eps=-1e-9"], "eps must be a positive number"),
+        (["--seed", "-1"], "seed must be 0 or more, got -1"),
+        (["--n", "2000000"], "2000000x3 does not fit on a sheet"),
+        (["--d", "16383"], "4x16383 does not fit on a sheet"),
+        (["--n", "2048", "--d", "1024"], "bnsheet builds up to 1048576"),
+        (["-o", "w.csv"], "w.csv: the workbook's name must end in .xlsx"),
+        (["-o", "good.csv/w.xlsx"], "the folder good.csv is not a folder"),
+        (["-o", "missing/w.xlsx"], "the folder missing does not exist"),
+        (["-o", "."], "the workbook's name must end in .xlsx"),
+    ],
+)
+def test_the_command_line_refuses_bad_input_with_one_line(tmp_path, monkeypatch, capsys, args, message):
+    from bnsheet import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nan.csv").write_text("a,b\n1,2\n3,nan\n")
+    (tmp_path / "inf.csv").write_text("-inf,2\n3,4\n")
+    (tmp_path / "binary.csv").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    (tmp_path / "empty.csv").write_text("\n\n")
+    (tmp_path / "good.csv").write_text("1,2\n3,4\n5,7\n")
+    (tmp_path / "gamma3.csv").write_text("1,2,3\n")
+    assert cli.main(["build", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["nan.csv", "inf.csv", "binary.csv", "empty.csv", "good.csv", "gamma3.csv"]
+    )  # nothing written

@@ -2,7 +2,17 @@
 
 import pytest
 
-from bnsheet.refs import Area, cell, col_letter, col_number, from_r1c1, parse_area, quote_sheet, to_r1c1
+from bnsheet.refs import (
+    Area,
+    cell,
+    col_letter,
+    col_number,
+    from_r1c1,
+    parse_area,
+    quote_sheet,
+    references,
+    to_r1c1,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +112,17 @@ def test_same_formula_filled_has_one_r1c1_form_and_a_dropped_dollar_does_not():
     filled = {to_r1c1(f"='xmu'!{c}{r}*'ivar'!{c}$7", r, col) for r in (7, 8) for c, col in (("C", 3), ("D", 4))}
     assert len(filled) == 1
     assert to_r1c1("='xmu'!C8*'ivar'!C7", 8, 3) not in filled
+
+
+@pytest.mark.parametrize(
+    "formula, found",
+    [
+        ("=gamma!C$7*'dout'!C7", [("gamma", "gamma!C$7", "'gamma'!C$7"), ("dout", "'dout'!C7", "'dout'!C$7")]),
+        ("=SUM(x!$C7:$C$10)", [("x", "x!$C7:$C$10", "'x'!$C$7:$C$10")]),
+        ("='it''s'!B2+A1+bn_eps", [("it's", "'it''s'!B2", "'it''s'!B$2")]),
+        ('="a!B2"', []),
+    ],
+)
+def test_references_to_other_sheets(formula, found):
+    refs = references(formula)
+    assert [(r.sheet, r.text, r.pinned(rows=True)) for r in refs] == found

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import EngineError
 from ..refs import Area, cell
-from ..xlsx import CellValue, ErrorValue
+from ..xlsx import CellValue, ErrorValue, XlsxFile
 
 NAME = "formulas"
 
@@ -25,7 +25,8 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # formulas draws its own progress bar
-            solution = formulas.ExcelModel().loads(str(path)).finish().calculate()
+            model = formulas.ExcelModel().loads(str(path)).finish()
+            solution = model.calculate(inputs=_typed_numbers(path))
     except Exception as exc:  # formulas raises many kinds of errors on files it cannot handle
         raise EngineError(f"formulas could not evaluate {path}: {exc}") from None
     book = Path(path).name.upper()
@@ -41,6 +42,23 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
                     block[i, j] = _value(ranges.value[0, 0])
         values[area] = block
     return values
+
+
+def _typed_numbers(path: Path) -> dict[str, float]:
+    """Every number typed into a cell, at full precision, keyed as formulas names cells.
+
+    formulas rounds each number it loads to 15 decimal places (not significant digits), so
+    1.2345678901234567e-07 becomes 1.23456789e-07; handing the numbers back as inputs undoes that
+    (tests/test_engine_faults.py shows the fault).
+    """
+    numbers = {}
+    with XlsxFile(path) as book:
+        for sheet in book.sheet_names:
+            prefix = "'[" + Path(path).name + "]" + sheet.upper().replace("'", "''") + "'!"
+            for (row, col), stored in book.cells(sheet).items():
+                if stored.r1c1 is None and type(stored.value) is float:
+                    numbers[prefix + cell(row, col)] = stored.value
+    return numbers
 
 
 def _value(value: object) -> CellValue:

@@ -1,0 +1,81 @@
+"""Exercise workbooks: which nodes a learner fills in, the task written above each empty block,
+and the defined name that records the exercise in the file so grading needs no argument.
+
+The exercise is stored as a workbook-level name holding a string constant,
+``bn_exercise = "dbeta,dgammax,…"``, which Excel, LibreOffice and Gnumeric keep when they save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .errors import InputError
+from .graph import Block, Graph
+from .layout import defined_name
+from .refs import Area
+
+NAME = defined_name("exercise")
+CHOICES = ("backward", "forward", "all")
+
+
+def choose(spec: str | Iterable[str], graph: Graph) -> tuple[str, ...]:
+    """The exercise nodes, in graph order, for ``backward``, ``forward``, ``all`` or node names.
+
+    >>> from bnsheet.graph import load
+    >>> choose("dx1,dmu", load())
+    ('dx1', 'dmu')
+    >>> len(choose("backward", load()))
+    14
+    """
+    if isinstance(spec, str):
+        if spec in CHOICES:
+            wanted = {
+                "backward": [b.name for b in graph.nodes if b.step.startswith("b")],
+                "forward": [b.name for b in graph.nodes if b.step.startswith("f")],
+                "all": [b.name for b in graph.nodes],
+            }[spec]
+        else:
+            wanted = [name.strip() for name in spec.split(",") if name.strip()]
+    else:
+        wanted = list(spec)
+    nodes = {b.name for b in graph.nodes}
+    unknown = [name for name in wanted if name not in nodes]
+    if unknown or not wanted:
+        raise InputError(
+            f"--exercise {','.join(unknown) or '(nothing)'}: choose {', '.join(CHOICES)} or node names such as "
+            f"dxhat,dvar (inputs cannot be exercises)"
+        )
+    return tuple(b.name for b in graph.nodes if b.name in set(wanted))
+
+
+def stored(nodes: Iterable[str]) -> str:
+    """The defined name's formula: a string constant, ``"dx1,dmu"``."""
+    return '"' + ",".join(nodes) + '"'
+
+
+def recorded(names: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The exercise nodes a workbook records in its defined names, or None if it is no exercise."""
+    text = names.get(NAME)
+    if text is None:
+        return None
+    text = text.strip().removeprefix("=").strip()
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        return None
+    return tuple(name.strip() for name in text[1:-1].split(",") if name.strip())
+
+
+def task(block: Block, graph: Graph, area: Area, shape: str) -> list[str]:
+    """The lines written above an exercise block: what to compute, its shape, which sheets to read."""
+    params = {p.name for p in graph.params}
+    sheets = ", ".join(name for name in block.reads if name not in params)
+    named = ", ".join(defined_name(name) for name in block.reads if name in params)
+    first = area.address(0, 0)
+    last = area.address(area.shape[0] - 1, area.shape[1] - 1)
+    fill = "type one formula in " + first + (f" and fill it over {first}:{last}" if first != last else "")
+    return [
+        f"exercise {block.step}  {block.name}: compute the {block.text}",
+        block.math,
+        f"shape {shape}: {fill}",
+        f"read the sheets {sheets}" + (f" and the parameter {named}" if named else ""),
+        f"local rule: {block.rule}" if block.rule else "",
+    ]

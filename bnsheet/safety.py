@@ -1,0 +1,302 @@
+"""Vets a workbook someone sent before any engine or application sees it: a file that could hang,
+exhaust memory, reach outside itself or run code is refused with one line naming what and where.
+
+What is refused: a file that is not a sound zip (truncated, corrupt, CRC errors); a zip bomb (too
+many parts, too many bytes declared, a part compressed beyond any real spreadsheet's ratio); XML
+with a DOCTYPE (external entities, billion laughs) or not in UTF-8; macros (VBA, Excel 4 macro
+sheets, ActiveX) and macro-enabled content types; links to other workbooks, data connections and
+other relationships that point outside the file; formulas or defined names that reach outside
+(external references such as ``[1]Sheet1!A1``, WEBSERVICE, INDIRECT, HYPERLINK, RTD, CALL, …);
+a sheet with more cells than bnsheet will hand to an engine.
+
+The file is only read, a bounded number of bytes, in chunks: memory stays small however large
+the parts claim to be.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .errors import WorkbookError
+
+MAX_FILE_BYTES = 256 << 20  # the 512×128 staged workbook is ~5 MB
+MAX_PARTS = 10_000
+MAX_UNPACKED_BYTES = 1 << 30  # declared sizes of all parts together; the 512×128 workbook is ~50 MB
+MAX_RATIO = 200  # uncompressed / compressed of one large part; our sheets compress ~15×, a bomb ~1000×
+RATIO_FLOOR = 1 << 20  # parts smaller than this may compress as they like
+MAX_SHEET_CELLS = 1 << 21  # a 1024×1024 block and its labels fit
+_CHUNK = 1 << 22
+_MAX_CARRY = 1 << 20  # one element longer than this (between two end tags) is not a spreadsheet
+
+# Functions that fetch, call or look up things outside the workbook, or build references from text.
+OUTSIDE_FUNCTIONS = (
+    "WEBSERVICE", "FILTERXML", "HYPERLINK", "INDIRECT", "RTD", "CALL", "REGISTER", "REGISTER.ID",
+    "DDE", "DDEAUTO", "EXEC", "IMPORTXML", "IMPORTDATA", "IMPORTHTML", "IMPORTRANGE", "IMPORTFEED",
+    "IMAGE", "STOCKHISTORY", "INFO", "CUBEVALUE", "CUBEMEMBER", "CUBESET", "CUBEMEMBERPROPERTY",
+    "CUBERANKEDMEMBER", "CUBESETCOUNT", "CUBEKPIMEMBER", "PY", "EVALUATE",
+)  # fmt: skip
+
+_MACRO_PARTS = {
+    "vbaproject.bin": "VBA macros",
+    "vbaprojectsignature.bin": "VBA macros",
+    "xl/macrosheets/": "Excel 4 macro sheets",
+    "xl/activex/": "ActiveX controls",
+    "xl/externallinks/": "links to other workbooks",
+    "xl/connections.xml": "data connections",
+    "xl/querytables/": "query tables that fetch data",
+}
+_OUTSIDE = re.compile(
+    rb"(?i)(?<![\w.])(?:_xlfn\.|_xludf\.|_xlws\.)?("
+    + b"|".join(re.escape(name.encode()) for name in OUTSIDE_FUNCTIONS)
+    + rb")\s*\("
+    rb"|\[\d+\]|\[[^\]\[<>]*\.xl\w*\]"
+)
+_OUTSIDE_NAMES = frozenset(name.encode() for name in OUTSIDE_FUNCTIONS)
+_EXTERNAL = re.compile(rb"\[\d+\]|\[[^\]\[<>]*\.xl\w*\]")
+_OPEN = re.compile(rb"\(")
+_NAME_BEFORE = re.compile(rb"([A-Za-z_][\w.]*)\Z")
+_FORMULA = re.compile(
+    rb"<((?:[\w.-]+:)?(?:f|definedName|formula|formula1|formula2|calculatedColumnFormula))\b([^>]*)(?<!/)>(.*?)</\1>",
+    re.S,
+)
+_CELL_OPEN = re.compile(rb"<(?:[\w.-]+:)?c[\s>/]")
+_CELL_REF = re.compile(rb"""<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*["']([A-Za-z]+\d+)["']""")
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+_HIDDEN = re.compile(rb"<!--.*?-->|<\?.*?\?>|<!\[CDATA\[|\]\]>", re.S)  # what an XML parser drops from text
+_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(Relationship|sheet)\b([^>]*)>")
+_ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def vet(path: str | Path) -> None:
+    """Refuse a workbook that is broken or hostile, with a WorkbookError naming what and where.
+
+    Call it before anything else opens the file. It reads the file, never writes it.
+
+    >>> from bnsheet import build
+    >>> vet(build("output/doctest-vet.xlsx"))    # a sound workbook: nothing to say
+
+    A workbook with macros raises ``WorkbookError: macros.xlsm: holds VBA macros
+    (xl/vbaProject.bin); bnsheet never runs or follows them``.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise WorkbookError(f"{path}: is a folder, not a workbook" if path.is_dir() else f"{path}: not a file")
+        if size > MAX_FILE_BYTES:
+            raise WorkbookError(f"{path}: {size >> 20} MB is larger than bnsheet reads ({MAX_FILE_BYTES >> 20} MB)")
+        with zipfile.ZipFile(path) as package:
+            _Vetting(path, package).run()
+    except FileNotFoundError:
+        raise WorkbookError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
+        raise WorkbookError(f"{path}: not an .xlsx workbook ({_one_line(exc)})") from None
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
+
+
+def check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse a zip whose parts are too many, too large in all, or compressed like a bomb."""
+    if len(infos) > MAX_PARTS:
+        raise WorkbookError(f"{path}: {len(infos)} parts in the zip; a workbook has far fewer (limit {MAX_PARTS})")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_UNPACKED_BYTES:
+        raise WorkbookError(
+            f"{path}: unpacks to {total >> 20} MB, more than bnsheet reads ({MAX_UNPACKED_BYTES >> 20} MB); a zip bomb?"
+        )
+    for info in infos:
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise WorkbookError(f"{path}: {info.filename} is compressed {ratio}:1, beyond any spreadsheet; a zip bomb?")
+
+
+class _Vetting:
+    """One pass over a package: its part names first, then every part's bytes, in chunks."""
+
+    def __init__(self, path: Path, package: zipfile.ZipFile) -> None:
+        self.path = path
+        self.package = package
+        self.infos = package.infolist()
+        self.sheet_names: dict[str, str] = {}  # part → sheet name, for messages
+
+    def run(self) -> None:
+        check_sizes(self.path, self.infos)
+        names = {info.filename for info in self.infos}
+        if len(names) < len(self.infos):  # readers disagree on which copy counts
+            raise WorkbookError(f"{self.path}: the zip holds two parts of the same name; refused")
+        if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+            raise WorkbookError(f"{self.path}: not an .xlsx workbook (a zip, but no xl/workbook.xml)")
+        for name in sorted(names):
+            what = next((w for prefix, w in _MACRO_PARTS.items() if _part_is(name, prefix)), None)
+            if what is not None:
+                raise WorkbookError(f"{self.path}: holds {what} ({name}); bnsheet never runs or follows them")
+        self._read_sheet_names()
+        first = ["[Content_Types].xml", "xl/_rels/workbook.xml.rels", "xl/workbook.xml"]
+        for info in sorted(self.infos, key=lambda i: (i.filename not in first, i.filename)):
+            if not info.is_dir():
+                self._scan(info)
+
+    def _read_sheet_names(self) -> None:
+        """Which part holds which sheet, read with the same bounded scanner (for messages only)."""
+        targets: dict[bytes, str] = {}
+        sheets: list[tuple[str, bytes]] = []
+        for part in ("xl/_rels/workbook.xml.rels", "xl/workbook.xml"):
+            if part not in self.package.NameToInfo:
+                continue
+            for chunk in self._chunks(self.package.getinfo(part)):
+                for tag, attributes in _ELEMENT.findall(chunk):
+                    attrs = {key.split(b":")[-1]: a or b for key, a, b in _ATTR.findall(attributes)}
+                    if tag == b"Relationship":
+                        target = _text(attrs.get(b"Target", b""))
+                        targets[attrs.get(b"Id", b"")] = (
+                            target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+                        )
+                    else:
+                        sheets.append((_text(attrs.get(b"name", b"")), attrs.get(b"id", b"")))
+        self.sheet_names = {targets[rid]: name for name, rid in sheets if rid in targets}
+
+    def _scan(self, info: zipfile.ZipInfo) -> None:
+        name = info.filename
+        lower = name.lower()
+        is_xml = lower.endswith((".xml", ".rels", ".vml"))
+        cells = 0
+        for chunk in self._chunks(info):
+            if not is_xml:
+                continue
+            if b"\x00" in chunk or chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise WorkbookError(f"{self.path}: {name} is not UTF-8 XML; bnsheet reads only UTF-8")
+            if b"<!DOCTYPE" in chunk or b"<!ENTITY" in chunk:
+                raise WorkbookError(
+                    f"{self.path}: {name} declares a DOCTYPE or entities (external entities or entity "
+                    "expansion); refused"
+                )
+            if lower == "[content_types].xml" and re.search(rb"(?i)macroEnabled|vbaProject", chunk):
+                raise WorkbookError(f"{self.path}: a macro-enabled workbook (.xlsm); bnsheet never runs macros")
+            if lower.endswith(".rels"):
+                self._check_relationships(name, chunk)
+            cells += _count_cells(chunk) if lower.startswith("xl/worksheets/") else 0
+            if cells > MAX_SHEET_CELLS:
+                raise WorkbookError(
+                    f"{self.path}: sheet {self._where(name)} has more than {MAX_SHEET_CELLS} cells; "
+                    "bnsheet does not recalculate sheets that large"
+                )
+            self._check_formulas(name, chunk)
+
+    def _check_formulas(self, name: str, chunk: bytes) -> None:
+        """Formulas and defined names that reach outside. A fast search of the whole chunk first;
+        only where it (or an escape that could hide a name) hits, each formula is read exactly."""
+        hiding = b"&#" in chunk or b"CDATA" in chunk or b"<!--" in chunk or b"<?" in chunk[5:]
+        if not (hiding or _EXTERNAL.search(chunk) or _calls_outside(chunk)):
+            return
+        for match in _FORMULA.finditer(chunk):
+            tag, attributes, body = match.groups()
+            text = _STRING.sub('""', _text(_HIDDEN.sub(b"", body)))
+            found = _OUTSIDE.search(text.encode())
+            if not found:
+                continue
+            if tag.endswith(b"definedName"):
+                label = _ATTR.search(attributes)
+                where = f"defined name {_text(label.group(2) or label.group(3)) if label else '?'}"
+            else:
+                where = self._where(name, chunk, match.start())
+            reach = found.group(1)
+            what = (
+                f"calls {reach.decode().upper()}, which reaches outside the workbook"
+                if reach
+                else f"refers outside the workbook ({found.group(0).decode(errors='replace')})"
+            )
+            raise WorkbookError(f"{self.path}: a formula {what}; refused ({where})")
+
+    def _check_relationships(self, name: str, chunk: bytes) -> None:
+        for tag, attributes in _ELEMENT.findall(chunk):
+            if tag != b"Relationship":
+                continue
+            attrs = {key: a or b for key, a, b in _ATTR.findall(attributes)}
+            external = attrs.get(b"TargetMode", b"").lower() == b"external"
+            if external and not attrs.get(b"Type", b"").endswith(b"/hyperlink"):
+                target = _text(attrs.get(b"Target", b""))
+                raise WorkbookError(f"{self.path}: {name} points outside the file ({target}); refused")
+
+    def _chunks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        """The part's bytes in pieces that end at an end tag, so no element is cut in two.
+
+        zipfile stops at the declared size and checks the CRC, so a part that lies about its
+        size, or a truncated file, is an error here rather than a flood later.
+        """
+        with self.package.open(info) as stream:
+            yield from _split_at_end_tags(stream, info.filename, self.path)
+
+    def _where(self, part: str, chunk: bytes = b"", at: int = 0) -> str:
+        """'sheet'!CELL for a position in a sheet part, or the part's name."""
+        sheet = self.sheet_names.get(part)
+        if sheet is None:
+            return part
+        cells = list(_CELL_REF.finditer(chunk, 0, at + 1)) if chunk else []
+        quoted = "'" + sheet.replace("'", "''") + "'"
+        return f"{quoted}!{cells[-1].group(1).decode()}" if cells else quoted
+
+
+def _split_at_end_tags(stream: IO[bytes], part: str, path: Path) -> Iterator[bytes]:
+    carry = b""
+    while data := stream.read(_CHUNK):
+        buffer = carry + data
+        start = buffer.rfind(b"</")
+        cut = buffer.find(b">", start) if start >= 0 else -1
+        if start >= 0 and cut < 0:  # the last end tag is itself cut: take the one before it
+            start = buffer.rfind(b"</", 0, start)
+            cut = buffer.find(b">", start) if start >= 0 else -1
+        if cut < 0:
+            if len(buffer) > _MAX_CARRY:
+                raise WorkbookError(f"{path}: {part} has an element longer than {_MAX_CARRY >> 20} MB; refused")
+            carry = buffer
+            continue
+        yield buffer[: cut + 1]
+        carry = buffer[cut + 1 :]
+    if carry:
+        yield carry
+
+
+def _calls_outside(chunk: bytes) -> bool:
+    """Whether any "(" in the chunk follows the name of a function that reaches outside.
+
+    Looking back from each "(" is fast because formulas hold few of them (~1,200 in the whole
+    512×128 workbook), where searching for each name would read the chunk thirty times.
+    """
+    for paren in _OPEN.finditer(chunk):
+        end = paren.start()
+        while end > 0 and chunk[end - 1] in b" \t\r\n":  # Excel reads "INDIRECT ("; so may others
+            end -= 1
+        name = _NAME_BEFORE.search(chunk, max(0, end - 64), end)
+        if name:
+            called = name.group(1).upper()
+            while called.startswith((b"_XLFN.", b"_XLUDF.", b"_XLWS.")):
+                called = called.split(b".", 1)[1]
+            if called in _OUTSIDE_NAMES:
+                return True
+    return False
+
+
+def _count_cells(chunk: bytes) -> int:
+    if b":c " in chunk or b":c>" in chunk:  # a namespace prefix: rare, so the slower regex
+        return len(_CELL_OPEN.findall(chunk))
+    return chunk.count(b"<c ") + chunk.count(b"<c>")
+
+
+def _part_is(name: str, prefix: str) -> bool:
+    lower = name.lower()
+    return lower.startswith(prefix) if "/" in prefix else posixpath.basename(lower) == prefix
+
+
+def _text(raw: bytes) -> str:
+    return html.unescape(raw.decode("utf-8", errors="replace"))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

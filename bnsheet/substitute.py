@@ -1,0 +1,68 @@
+"""Writes a copy of a workbook in which some blocks hold given numbers instead of what was typed.
+
+Grading uses it to judge each exercise block on its own: a learner's mistake upstream is replaced
+by the expected values, so a block downstream is recalculated from correct inputs.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .refs import Area, cell, split_address
+from .xlsx import XlsxFile
+
+_ROW = re.compile(r'<row\b[^>]*?\br="(\d+)"[^>]*?(?:/>|>.*?</row>)', re.S)
+_ROW_OPEN = re.compile(r"<row\b[^>]*?(?=/?>)", re.S)
+_CELL = re.compile(r'<c\b[^>]*?\br="([A-Za-z]{1,3}[0-9]+)"[^>]*?(?:/>|>.*?</c>)', re.S)
+
+
+def substitute(book: XlsxFile, target: Path, blocks: Mapping[Area, np.ndarray]) -> Path:
+    """Copy ``book`` to ``target`` with each area's cells replaced by the given numbers."""
+    by_part: dict[str, list[tuple[Area, np.ndarray]]] = {}
+    for area, values in blocks.items():
+        by_part.setdefault(book.sheet_part(area.sheet), []).append((area, values))
+    with zipfile.ZipFile(book.path) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename in by_part:
+                text = data.decode("utf-8")
+                for area, values in by_part[info.filename]:
+                    text = _replace_block(text, area, values)
+                data = text.encode("utf-8")
+            copy.writestr(info, data)
+    return target
+
+
+def _replace_block(xml: str, area: Area, values: np.ndarray) -> str:
+    """The sheet XML with the area's cells holding ``values`` (rows created where missing)."""
+    xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)
+    rows = {int(m.group(1)): m for m in _ROW.finditer(xml)}
+    pieces: list[str] = []
+    last = 0
+    for r in range(area.top, area.bottom + 1):
+        new = {area.left + j: f'<c r="{cell(r, area.left + j)}"><v>{float(values[r - area.top, j])!r}</v></c>'
+               for j in range(area.shape[1])}  # fmt: skip
+        match = rows.get(r)
+        if match is None:
+            after = next((m for n, m in sorted(rows.items()) if n > r), None)
+            at = after.start() if after is not None else xml.find("</sheetData>")
+            if at < last:
+                continue  # rows out of order: leave this one as it is
+            pieces.append(xml[last:at])
+            pieces.append(f'<row r="{r}">' + "".join(c for _, c in sorted(new.items())) + "</row>")
+            last = at
+            continue
+        cells = {split_address(m.group(1))[1]: m.group() for m in _CELL.finditer(match.group())}
+        cells = {col: text for col, text in cells.items() if col not in new} | new
+        opening = _ROW_OPEN.match(match.group())
+        assert opening is not None  # _ROW matched a <row
+        pieces.append(xml[last : match.start()])
+        pieces.append(opening.group() + ">" + "".join(text for _, text in sorted(cells.items())) + "</row>")
+        last = match.end()
+    pieces.append(xml[last:])
+    return "".join(pieces)
