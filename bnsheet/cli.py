@@ -79,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
     v.add_argument("path")
-    v.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    v.add_argument(
+        "--engine", choices=[*engines.NAMES, engines.ALL],
+        help="formula engine (default: the fastest installed); all: every installed engine, compared",
+    )  # fmt: skip
     v.add_argument("--json", action="store_true", help="print the report as JSON")
 
     g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")

@@ -24,7 +24,7 @@ from .graph import Graph, load
 from .inputs import Inputs
 from .layout import defined_name
 from .refs import Area, references
-from .substitute import substitute
+from .substitute import has_positions, substitute
 from .verifier import expected_nodes, locate, read_inputs, tolerances
 from .xlsx import Cell, Cells, CellValue, ErrorValue, XlsxFile
 
@@ -108,12 +108,31 @@ def grade(path: str | Path, engine: str | None = None, graph: Graph | None = Non
         chosen = exercise_module.recorded(book.names) or tuple(b.name for b in graph.nodes)
         names = [b.name for b in graph.nodes if b.name in chosen]
         areas = {name: area for name, area in located.items() if area is not None}
-        values = engines.recalculate(engine, path, list(areas.values()))
-        inputs = read_inputs(book, graph, areas, values)
-        judge = _Judge(book, graph, areas, inputs)
-        grades = {name: _missing(name) for name in names if name not in areas}
-        grades |= _judge_each_on_its_own(judge, [n for n in names if n in areas], values, engine)
+        typed = [name for name in names if name in areas]
+        judge = _Judge(book, graph, areas)
+        with tempfile.TemporaryDirectory(prefix="bnsheet-grade-") as folder:
+            recalculate = _Recalculation(engine, book, Path(folder), judge.positions(typed))
+            values = recalculate({}, list(areas.values()))
+            judge.expect(read_inputs(book, graph, areas, values))
+            grades = {name: _missing(name) for name in names if name not in areas}
+            grades |= _judge_each_on_its_own(judge, typed, values, recalculate)
     return Grade(path, engine, [grades[name] for name in names])
+
+
+class _Recalculation:
+    """Recalculates the workbook, or a copy with blocks replaced by numbers (see substitute.py);
+    a copy is made as well where COLUMN(C7)-style positions must be folded for the engine."""
+
+    def __init__(self, engine: str, book: XlsxFile, folder: Path, folded: list[str]) -> None:
+        self.engine, self.book, self.folder, self.folded = engine, book, folder, folded
+        self.copies = 0
+
+    def __call__(self, blocks: dict[Area, np.ndarray], areas: list[Area]) -> engines.Values:
+        if not blocks and not self.folded:
+            return engines.recalculate(self.engine, self.book.path, areas)
+        self.copies += 1
+        copy = substitute(self.book, self.folder / f"copy-{self.copies}.xlsx", blocks, self.folded)
+        return engines.recalculate(self.engine, copy, areas)
 
 
 def _missing(name: str) -> NodeGrade:
@@ -122,7 +141,7 @@ def _missing(name: str) -> NodeGrade:
 
 
 def _judge_each_on_its_own(
-    judge: _Judge, names: list[str], values: engines.Values, engine: str
+    judge: _Judge, names: list[str], values: engines.Values, recalculate: _Recalculation
 ) -> dict[str, NodeGrade]:
     """Judge in rounds: a failing block is final once no block it reads (transitively) is still
     undecided and failing; blocks found wrong are then replaced by their expected values and the
@@ -131,41 +150,48 @@ def _judge_each_on_its_own(
     final: dict[str, NodeGrade] = {}
     pending = list(names)
     replaced: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bnsheet-grade-") as folder:
-        while pending:
-            tentative = {name: judge(name, values[judge.areas[name]]) for name in pending}
-            failing = {name for name, g in tentative.items() if g.status != "correct"}
-            for name in pending:
-                verdict = tentative[name]
-                # blocks upstream that still fail, leaving out those in a cycle with this one
-                blockers = {a for a in ancestors[name] & failing if name not in ancestors[a]}
-                if name not in failing or verdict.status == "empty" or not blockers:
-                    final[name] = verdict
-                    upstream = [r for r in replaced if r in ancestors[name]]
-                    if upstream and verdict.status != "empty":
-                        verdict.note(f"judged with the expected {', '.join(upstream)} in place of the learner's")
-            pending = [name for name in pending if name not in final]
-            before, replaced = replaced, [name for name in names if name in final and final[name].status != "correct"]
-            if pending and replaced == before:  # nothing more to substitute: what stands is final
-                final |= {name: tentative[name] for name in pending}
-                pending = []
-            if pending:
-                blocks = {judge.areas[name]: judge.expected[name] for name in replaced}
-                copy = substitute(judge.book, Path(folder) / f"substituted-{len(final)}.xlsx", blocks)
-                values = engines.recalculate(engine, copy, [judge.areas[name] for name in pending])
+    while pending:
+        tentative = {name: judge(name, values[judge.areas[name]]) for name in pending}
+        failing = {name for name, g in tentative.items() if g.status != "correct"}
+        for name in pending:
+            verdict = tentative[name]
+            # blocks upstream that still fail, leaving out those in a cycle with this one
+            blockers = {a for a in ancestors[name] & failing if name not in ancestors[a]}
+            if name not in failing or verdict.status == "empty" or not blockers:
+                final[name] = verdict
+                upstream = [r for r in replaced if r in ancestors[name]]
+                if upstream and verdict.status != "empty":
+                    verdict.note(f"judged with the expected {', '.join(upstream)} in place of the learner's")
+        pending = [name for name in pending if name not in final]
+        before, replaced = replaced, [name for name in names if name in final and final[name].status != "correct"]
+        if pending and replaced == before:  # nothing more to substitute: what stands is final
+            final |= {name: tentative[name] for name in pending}
+            pending = []
+        if pending:
+            blocks = {judge.areas[name]: judge.expected[name] for name in replaced}
+            values = recalculate(blocks, [judge.areas[name] for name in pending])
     return final
 
 
 class _Judge:
     """Judges one block's recalculated values against the reference and explains what is wrong."""
 
-    def __init__(self, book: XlsxFile, graph: Graph, areas: dict[str, Area], inputs: Inputs) -> None:
-        self.book, self.graph, self.areas, self.inputs = book, graph, areas, inputs
+    def __init__(self, book: XlsxFile, graph: Graph, areas: dict[str, Area]) -> None:
+        self.book, self.graph, self.areas = book, graph, areas
+        self.rows_of = {area.sheet: area.shape[0] for area in areas.values()}
+        self._cells: dict[str, Cells] = {}
+
+    def expect(self, inputs: Inputs) -> None:
+        """Take the workbook's inputs: the reference values and tolerances follow from them."""
+        self.inputs = inputs
         self.expected = expected_nodes(inputs)
         self.tolerance = tolerances(inputs, self.expected)
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
-        self.rows_of = {area.sheet: area.shape[0] for area in areas.values()}
-        self._cells: dict[str, Cells] = {}
+
+    def positions(self, typed: list[str]) -> list[str]:
+        """The sheets of ``typed`` nodes whose formulas take COLUMN or ROW of one cell."""
+        sheets = {self.areas[name].sheet for name in typed}
+        return sorted(s for s in sheets if any(has_positions(c.formula or "") for c in self.stored(s).values()))
 
     def stored(self, sheet: str) -> Cells:
         """A sheet's cells as the learner left them, read once."""
@@ -193,12 +219,15 @@ class _Judge:
         area = self.areas.get(name)
         if area is None:
             return set()
-        stored = self.stored(area.sheet)
-        formulas = [c.formula or "" for (r, col), c in stored.items() if r >= area.top and col >= area.left]
+        formulas = [
+            c.formula or ""
+            for (r, col), c in self.stored(area.sheet).items()
+            if area.top <= r <= area.bottom and area.left <= col <= area.right
+        ]
         sheets = {ref.sheet for formula in formulas for ref in references(formula)}
-        sheets |= {m.group(1) for formula in formulas for m in _NAMED.finditer(formula)}
-        blocks = {a.sheet: block for block, a in self.areas.items()}
-        return {blocks[sheet] for sheet in sheets if sheet in blocks and blocks[sheet] != name}
+        named = {m.group(1) for formula in formulas for m in _NAMED.finditer(formula)}
+        on_sheet = {block for block, a in self.areas.items() if a.sheet in sheets}
+        return (on_sheet | (named & set(self.areas))) - {name}
 
     def __call__(self, name: str, got: np.ndarray) -> NodeGrade:
         area, expected, tolerance = self.areas[name], self.expected[name], self.tolerance[name]

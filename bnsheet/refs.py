@@ -144,6 +144,14 @@ def from_r1c1(formula: str, row: int, col: int) -> str:
     return "".join(pieces)
 
 
+def looks_like_cell(name: str) -> bool:
+    """True for a name that is also a valid A1 address, such as the sheet name ``dx1``."""
+    match = re.fullmatch(r"([A-Za-z]{1,3})([0-9]+)", name)
+    if match is None:
+        return False
+    return col_number(match.group(1)) <= MAX_COLS and 1 <= int(match.group(2)) <= MAX_ROWS
+
+
 def split_address(address: str) -> tuple[int, int]:
     """``"C7"`` → (7, 3)."""
     match = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?([0-9]+)", address)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .refs import Area
+
+if TYPE_CHECKING:
+    from .agreement import Difference
 
 COLUMNS = [
     "node", "sheet", "shape", "cells", "max_abs_err", "max_rel_err",
@@ -19,7 +22,8 @@ COLUMNS = [
 ]  # fmt: skip
 
 # The worst problem names the node's status: a missing block hides everything else.
-SEVERITY = ["ok", "not filled", "constant", "mismatch", "error", "missing"]
+# "disagree": each engine matches the reference, but two engines differ from each other.
+SEVERITY = ["ok", "disagree", "not filled", "constant", "mismatch", "error", "missing"]
 
 
 @dataclass
@@ -67,6 +71,34 @@ class Report:
     path: Path
     engine: str
     results: list[NodeResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # With several engines: each engine's status per result, and how far each pair of engines
+    # is apart (agreement.pairwise).
+    by_engine: dict[str, list[str]] = field(default_factory=dict)
+    agreement: pd.DataFrame | None = None
+
+    @classmethod
+    def combine(
+        cls, path: Path, results: dict[str, list[NodeResult]], disagreements: dict[str, Difference],
+        pairs: pd.DataFrame, notes: list[str],
+    ) -> Report:  # fmt: skip
+        """One report over several engines: per node the worst engine's result, with the largest
+        errors of any engine, then ``disagree`` where engines differ from each other."""
+        names = list(results)
+        combined = []
+        for rows in zip(*results.values(), strict=True):
+            worst = max(rows, key=lambda r: SEVERITY.index(r.status))
+            result = replace(worst)
+            errors = [r.max_abs_err for r in rows if not math.isnan(r.max_abs_err)]
+            if errors:
+                result.max_abs_err = max(errors)
+                result.max_rel_err = max(r.max_rel_err for r in rows if not math.isnan(r.max_rel_err))
+            difference = disagreements.get(result.node)
+            if difference is not None:
+                result.fail("disagree", difference.address, difference.got_a, difference.got_b, difference.detail())
+            combined.append(result)
+        by_engine = {name: [r.status for r in rows] for name, rows in results.items()}
+        return cls(path, f"all: {', '.join(names)}", combined, notes, by_engine, pairs)
 
     @property
     def ok(self) -> bool:
@@ -74,12 +106,17 @@ class Report:
 
     @property
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(r) for r in self.results], columns=COLUMNS)
+        table = pd.DataFrame([asdict(r) for r in self.results], columns=COLUMNS)
+        for name, statuses in self.by_engine.items():
+            table[f"status_{name}"] = statuses
+        return table
 
     def to_text(self) -> str:
         """A fixed-width table for a terminal, then one line per problem."""
         table = self.table
-        shown = table[["node", "shape", "cells", "max_rel_err", "status", "first_bad_cell"]].copy()
+        columns = ["node", "shape", "cells", "max_rel_err", "status"]
+        columns += [f"status_{name}" for name in self.by_engine] + ["first_bad_cell"]
+        shown = table[columns].copy()
         shown["max_rel_err"] = [_number(v) for v in table["max_rel_err"]]
         shown["first_bad_cell"] = shown["first_bad_cell"].fillna("")
         lines = [f"{self.path}  (engine: {self.engine})", shown.to_string(index=False)]
@@ -87,6 +124,12 @@ class Report:
             if r.status != "ok":
                 where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
                 lines.append(f"{r.node}: {r.status}{where}: expected {r.expected!r}, got {r.got!r} ({r.detail})")
+        if self.agreement is not None:
+            pairs = self.agreement.copy()
+            for column in ("max_abs_diff", "max_rel_diff"):
+                pairs[column] = [_number(v) for v in pairs[column]]
+            lines += ["engines against each other:", pairs.to_string(index=False)]
+        lines += [f"note: {note}" for note in self.notes]
         failed = sum(r.status != "ok" for r in self.results)
         lines.append(
             f"all {len(self.results)} nodes match" if failed == 0 else f"{failed} of {len(self.results)} nodes fail"
@@ -95,7 +138,13 @@ class Report:
 
     def to_json(self) -> str:
         rows = [{k: _plain(v) for k, v in asdict(r).items()} for r in self.results]
-        return json.dumps({"path": str(self.path), "engine": self.engine, "ok": self.ok, "nodes": rows}, indent=2)
+        for i, row in enumerate(rows):
+            row.update({f"status_{name}": statuses[i] for name, statuses in self.by_engine.items()})
+        document: dict[str, Any] = {"path": str(self.path), "engine": self.engine, "ok": self.ok, "nodes": rows}
+        if self.agreement is not None:
+            document["agreement"] = self.agreement.to_dict(orient="records")
+        document["notes"] = self.notes
+        return json.dumps(document, indent=2)
 
 
 def _number(value: float) -> str:

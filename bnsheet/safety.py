@@ -32,6 +32,7 @@ MAX_UNPACKED_BYTES = 1 << 30  # declared sizes of all parts together; the 512×1
 MAX_RATIO = 200  # uncompressed / compressed of one large part; our sheets compress ~15×, a bomb ~1000×
 RATIO_FLOOR = 1 << 20  # parts smaller than this may compress as they like
 MAX_SHEET_CELLS = 1 << 21  # a 1024×1024 block and its labels fit
+MAX_WORKBOOK_CELLS = 1 << 25  # the largest workbook bnsheet builds (N·D = 2^20, ~30 sheets) fits
 _CHUNK = 1 << 22
 _MAX_CARRY = 1 << 20  # one element longer than this (between two end tags) is not a spreadsheet
 
@@ -125,6 +126,7 @@ class _Vetting:
         self.package = package
         self.infos = package.infolist()
         self.sheet_names: dict[str, str] = {}  # part → sheet name, for messages
+        self.cells = 0  # in all sheets read so far
 
     def run(self) -> None:
         check_sizes(self.path, self.infos)
@@ -181,7 +183,14 @@ class _Vetting:
                 raise WorkbookError(f"{self.path}: a macro-enabled workbook (.xlsm); bnsheet never runs macros")
             if lower.endswith(".rels"):
                 self._check_relationships(name, chunk)
-            cells += _count_cells(chunk) if lower.startswith("xl/worksheets/") else 0
+            counted = _count_cells(chunk) if lower.startswith("xl/worksheets/") else 0
+            cells += counted
+            self.cells += counted
+            if self.cells > MAX_WORKBOOK_CELLS:
+                raise WorkbookError(
+                    f"{self.path}: more than {MAX_WORKBOOK_CELLS} cells in all; "
+                    "bnsheet does not recalculate workbooks that large"
+                )
             if cells > MAX_SHEET_CELLS:
                 raise WorkbookError(
                     f"{self.path}: sheet {self._where(name)} has more than {MAX_SHEET_CELLS} cells; "

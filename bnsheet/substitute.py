@@ -1,41 +1,67 @@
 """Writes a copy of a workbook in which some blocks hold given numbers instead of what was typed.
 
 Grading uses it to judge each exercise block on its own: a learner's mistake upstream is replaced
-by the expected values, so a block downstream is recalculated from correct inputs.
+by the expected values, so a block downstream is recalculated from correct inputs. The copy also
+works around an engine fault: formualizer (and formulas) take ``COLUMN(C7)`` typed in C7 for a
+circular reference, which Excel and LibreOffice do not; in the copy such a ``COLUMN(C7)`` or
+``ROW(C7)`` of one cell is replaced by its number (3, 7), which is exactly what it means.
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .refs import Area, cell, split_address
+from .refs import Area, cell, col_number, split_address
 from .xlsx import XlsxFile
 
 _ROW = re.compile(r'<row\b[^>]*?\br="(\d+)"[^>]*?(?:/>|>.*?</row>)', re.S)
 _ROW_OPEN = re.compile(r"<row\b[^>]*?(?=/?>)", re.S)
 _CELL = re.compile(r'<c\b[^>]*?\br="([A-Za-z]{1,3}[0-9]+)"[^>]*?(?:/>|>.*?</c>)', re.S)
+# A formula element that is not part of a shared formula (whose text other cells shift from).
+_OWN_FORMULA = re.compile(r'(<f\b(?![^>]*\bt="shared")[^>]*>)(.*?)(</f>)', re.S)
+_POSITION = re.compile(
+    r"\b(COLUMN|ROW)\(\s*(?:(?:'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?\$?([A-Za-z]{1,3})\$?([0-9]+)\s*\)", re.I
+)
 
 
-def substitute(book: XlsxFile, target: Path, blocks: Mapping[Area, np.ndarray]) -> Path:
-    """Copy ``book`` to ``target`` with each area's cells replaced by the given numbers."""
+def has_positions(formula: str) -> bool:
+    """Whether a formula takes COLUMN or ROW of one cell, which :func:`substitute` folds."""
+    return _POSITION.search(formula) is not None
+
+
+def substitute(book: XlsxFile, target: Path, blocks: Mapping[Area, np.ndarray], folded: Iterable[str] = ()) -> Path:
+    """Copy ``book`` to ``target`` with each area's cells replaced by the given numbers, and
+    COLUMN/ROW of one cell replaced by its number on the ``folded`` sheets."""
     by_part: dict[str, list[tuple[Area, np.ndarray]]] = {}
     for area, values in blocks.items():
         by_part.setdefault(book.sheet_part(area.sheet), []).append((area, values))
+    fold = {book.sheet_part(sheet) for sheet in folded}
     with zipfile.ZipFile(book.path) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
         for info in source.infolist():
             data = source.read(info)
-            if info.filename in by_part:
+            if info.filename in by_part or info.filename in fold:
                 text = data.decode("utf-8")
-                for area, values in by_part[info.filename]:
+                for area, values in by_part.get(info.filename, []):
                     text = _replace_block(text, area, values)
+                if info.filename in fold:
+                    text = _OWN_FORMULA.sub(_fold_positions, text)
                 data = text.encode("utf-8")
             copy.writestr(info, data)
     return target
+
+
+def _fold_positions(match: re.Match[str]) -> str:
+    def number(position: re.Match[str]) -> str:
+        kind, letters, row = position.groups()
+        return str(col_number(letters) if kind.upper() == "COLUMN" else int(row))
+
+    opening, formula, closing = match.groups()
+    return opening + _POSITION.sub(number, formula) + closing
 
 
 def _replace_block(xml: str, area: Area, values: np.ndarray) -> str:

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import engines, plots, reference, safety
+from . import agreement, engines, plots, reference, safety
 from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
 from .layout import PARAMS_SHEET, defined_name
 from .refs import Area, parse_area
 from .report import NodeResult, Report
-from .xlsx import Cell, Cells, ErrorValue, XlsxFile
+from .xlsx import Cell, Cells, CellValue, ErrorValue, XlsxFile
 
 RTOL = 1e-12  # of the node's largest magnitude: summation order and 15-digit storage stay far below
 NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _noise)
@@ -29,34 +29,93 @@ NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _n
 def verify(path: str | Path, engine: str | None = None, graph: Graph | None = None) -> Report:
     """Recalculate ``path`` with ``engine`` (default: the fastest installed) and check every node.
 
+    ``engine="all"`` runs every installed engine: the report then has a status per engine and
+    names any node where the engines disagree with each other.
+
     >>> from bnsheet import build
     >>> report = verify(build("output/doctest-verify.xlsx"))
     >>> report.ok, list(report.table.columns)[:3]
     (True, ['node', 'sheet', 'shape'])
     """
     graph = graph or load()
-    engine = engine or engines.default()
-    engines.require(engine)
+    names = engines.chosen(engine)
     safety.vet(path)
     with XlsxFile(path) as book:
         located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
-        values = engines.recalculate(engine, Path(path), list(areas.values()))
+        runs = {name: engines.recalculate(name, Path(path), list(areas.values())) for name in names}
+        values = runs[names[0]]
         inputs = read_inputs(book, graph, areas, values)
         expected = expected_nodes(inputs, graph)
         tolerance = tolerances(inputs, expected, graph)
-        results = []
+        results: dict[str, list[NodeResult]] = {name: [] for name in names}
+        stale = StaleCaches()
         for block in [*graph.nodes, *map(param_block, plots.names(graph))]:
             area = located[block.name]
             if area is None:
-                results.append(_missing(block, book, graph))
+                for name in names:
+                    results[name].append(_missing(block, book, graph))
                 continue
-            results.append(
-                _check_block(block, area, book.cells(area.sheet), values[area], expected[block.name],
-                             tolerance[block.name])
-            )  # fmt: skip
-        results.extend(_check_params(graph, located, book, values, inputs))
-    return Report(path=Path(path), engine=engine, results=results)
+            cells = book.cells(area.sheet)
+            for name in names:
+                allowed = tolerance[block.name] + engines.rounding(name, expected[block.name])
+                results[name].append(_check_block(block, area, cells, runs[name][area], expected[block.name], allowed))
+            stale.check(area, cells, values[area], tolerance[block.name])
+        for name in names:
+            results[name].extend(_check_params(graph, located, book, runs[name], inputs))
+    notes = stale.notes()
+    if len(names) == 1:
+        return Report(path=Path(path), engine=names[0], results=results[names[0]], notes=notes)
+    node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
+    return Report.combine(
+        Path(path), results, agreement.disagreements(runs, node_areas, tolerance),
+        agreement.pairwise(runs, node_areas, expected), notes,
+    )  # fmt: skip
+
+
+class StaleCaches:
+    """Cached values in the file that differ from what the engine recalculated.
+
+    Verify never uses them, but a file whose caches are stale shows wrong numbers in readers that
+    do not recalculate (pandas, previews), so the report says so.
+    """
+
+    DIGITS = 15  # applications store caches with as few as 15 significant digits
+
+    def __init__(self) -> None:
+        self.cells = 0
+        self.first: tuple[str, CellValue, object] | None = None
+
+    def check(self, area: Area, cells: Cells, recalculated: np.ndarray, tolerance: np.ndarray) -> None:
+        cached = np.full(area.shape, np.nan)
+        got = np.full(area.shape, np.nan)
+        stale = np.zeros(area.shape, dtype=bool)
+        for i, j in np.ndindex(area.shape):
+            stored = cells.get((area.top + i, area.left + j))
+            if stored is None or stored.r1c1 is None or stored.value is None:
+                continue
+            a, b = stored.value, recalculated[i, j]
+            if isinstance(a, float) and isinstance(b, float):
+                cached[i, j], got[i, j] = a, b
+            elif not (isinstance(a, ErrorValue) and isinstance(b, ErrorValue)):
+                stale[i, j] = a != b
+        stale |= np.abs(cached - got) > tolerance + engines.half_unit(np.nan_to_num(got), self.DIGITS)
+        if stale.any():
+            self.cells += int(stale.sum())
+            if self.first is None:
+                i, j = np.argwhere(stale)[0]
+                stored = cells[(area.top + i, area.left + j)]
+                self.first = (f"'{area.sheet}'!{area.address(i, j)}", stored.value, recalculated[i, j])
+
+    def notes(self) -> list[str]:
+        if self.first is None:
+            return []
+        where, cached, got = self.first
+        return [
+            f"stale cached values: {self.cells} formula cell(s) stored a value that differs from the "
+            f"recalculated one (first {where}: cached {cached!r}, recalculated {got!r}); verify used "
+            "the recalculated values"
+        ]
 
 
 def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:

@@ -38,6 +38,7 @@ class Cell:
     r1c1: str | None
     value: CellValue
     _a1: str | None = None
+    shared: bool = False  # the formula is filled in from a shared formula's master cell
 
     @property
     def formula(self) -> str | None:
@@ -100,17 +101,20 @@ class XlsxFile:
         arrays: list[tuple[str, str]] = []  # (range, formula) of multi-cell array formulas
         for cell, formula, kind, shared_index in self._cell_records(part):
             row, col = split_address(cell["r"])
-            r1c1 = None
+            r1c1, filled = None, False
             if formula is not None and formula.strip():
+                # A shared formula's master carries the text (and a ref); a cell in its range that
+                # has its own text overrides the shared formula for that cell only.
                 r1c1 = to_r1c1("=" + formula.strip().removeprefix("="), row, col)
-                if kind == "shared" and shared_index is not None:
+                if kind == "shared-master" and shared_index is not None:
                     shared[shared_index] = r1c1
                 if kind == "array" and ":" in cell.get("_ref", ""):
                     r1c1 = "{=" + formula.strip().removeprefix("=") + "}"
                     arrays.append((cell["_ref"], r1c1))
             elif kind == "shared" and shared_index is not None:
                 r1c1 = shared.get(shared_index)
-            cells[(row, col)] = Cell(row, col, r1c1, self._value(cell))
+                filled = r1c1 is not None
+            cells[(row, col)] = Cell(row, col, r1c1, self._value(cell), shared=filled)
         for span, formula in arrays:
             _cover(cells, span, formula)
         return cells
@@ -137,6 +141,8 @@ class XlsxFile:
             if tag == "f":
                 formula = element.text
                 kind = element.get("t")
+                if kind == "shared" and element.get("ref") is not None:
+                    kind = "shared-master"
                 index = element.get("si")
                 cell["_ref"] = element.get("ref", "")
             elif tag == "v":

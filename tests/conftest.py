@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -26,3 +27,15 @@ def tamper(source: Path, change: Callable[[openpyxl.Workbook], None], name: str 
     change(book)
     book.save(target)
     return target
+
+
+def require_apps(*programs: str) -> None:
+    """Skip the test when a spreadsheet application is missing, unless BNSHEET_REQUIRE_APPS=1
+    (as in CI), which makes the missing application a failure: CI must always run them."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed (apt: libreoffice-calc-nogui gnumeric)"
+    if os.environ.get("BNSHEET_REQUIRE_APPS") == "1":
+        pytest.fail(f"{message}, and BNSHEET_REQUIRE_APPS=1 requires them")
+    pytest.skip(message)

@@ -1,14 +1,62 @@
-"""Faults of the formula engines that bnsheet works around; each test shows the fault itself, so
-we notice when an engine release fixes it (the test then fails and the workaround can go)."""
+"""Faults found in the engines, kept visible: each test asserts the engine's wrong behaviour, so it
+fails (and tells us to drop our workaround) the day the engine is fixed."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 
+import formualizer as fz
 import numpy as np
+from conftest import require_apps
+from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
+from bnsheet import engines
+
+
+def _shared_copy(tmp_path: Path) -> Path:
+    source = bnsheet.build(tmp_path / "w.xlsx")
+    values = engines.recalculate("formualizer", source, blocks(source))
+    cached = {(a.sheet, a.top + i, a.left + j): v for a, block in values.items() for (i, j), v in np.ndenumerate(block)}
+    return as_shared(source, tmp_path / "shared.xlsx", cached)
+
+
+def test_formualizer_shifts_a_sheet_named_like_a_cell_when_it_fills_a_shared_formula(tmp_path):
+    # dmu's block is the shared formula -SUM('dx1'!C$7:C$10) in C7, filled to D7:E7. By hand (and in
+    # Excel, LibreOffice, Gnumeric, formulas) D7 is -SUM('dx1'!D$7:D$10). formualizer 0.13 shifts the
+    # quoted sheet name dx1 as if it were a relative cell reference (dx1 -> DY1), finds no such sheet
+    # and gives #REF!. bnsheet works around it in engines/formualizer.py (_shared_formulas_to_expand).
+    # When this test fails, formualizer is fixed: remove the workaround and this test.
+    book = fz.load_workbook(str(_shared_copy(tmp_path)))
+    book.evaluate_all()
+    formulas = book.sheet("dmu").get_formulas(fz.RangeAddress("dmu", 7, 3, 7, 5))[0]
+    assert formulas[0] == "-SUM(dx1!C$7:C$10)"
+    assert formulas[1] == "-SUM(DY1!D$7:D$10)"  # wrong: should read sheet dx1
+    value = book.sheet("dmu").get_values(fz.RangeAddress("dmu", 7, 4, 7, 4))[0][0]
+    assert isinstance(value, dict) and value.get("kind") == "Ref"
+
+
+def test_with_the_workaround_formualizer_verifies_the_shared_copy(tmp_path):
+    report = bnsheet.verify(_shared_copy(tmp_path), engine="formualizer")
+    assert report.ok, report.to_text()
+
+
+def test_gnumeric_computes_through_a_circular_reference(built, tmp_path):
+    # mean = AVERAGE(x) + dx*0 makes every node depend on itself through dx. Excel, LibreOffice,
+    # formualizer and formulas report the cycle (an error value); Gnumeric's ssconvert --recalc
+    # iterates and stores numbers, even with iteration off in the file. There is no cheap way
+    # around it in bnsheet, so verify with gnumeric alone cannot see a circular reference:
+    # README says so, and --engine all shows it (the other engines' errors, and "disagree").
+    require_apps("ssconvert")
+    path = built
+    for column in "CDE":
+        path = set_formula(path, tmp_path / f"circular-{column}.xlsx", "mean", f"{column}7",
+                           f"AVERAGE('x'!{column}$7:{column}$10)+'dx'!{column}7*0")  # fmt: skip
+    assert bnsheet.verify(path, engine="gnumeric").ok  # wrong: the cycle goes unnoticed
+    assert not bnsheet.verify(path, engine="formualizer").ok
+
 
 SMALL = np.array([[1.2345678901234567e-07, 2.0], [3.3e-9, 4.0], [5.0e-7, 6.0]])
 

@@ -199,6 +199,19 @@ def test_a_multi_cell_array_formula_is_one_formula(exercise, tmp_path):
     assert (status, diagnosis) == ("correct", "")
 
 
+def test_column_of_its_own_cell_is_no_circular_reference(exercise, tmp_path):
+    """formualizer and formulas report COLUMN(C7) typed in C7 as circular (Excel and LibreOffice
+    do not); grading folds such a COLUMN into its number before recalculating."""
+    from bnsheet.engines import recalculate
+    from bnsheet.refs import Area
+
+    path = submit(exercise, tmp_path / "c.xlsx", dbeta="=SUM(INDEX(bn_dout,0,COLUMN({c}7)-2))")
+    for engine in ("formualizer", "formulas"):
+        faulty = recalculate(engine, path, [Area("dbeta", 7, 3, 7, 5)])[Area("dbeta", 7, 3, 7, 5)]
+        assert list(faulty[0]) in (["#CIRCULAR!"] * 3, [None] * 3), engine
+    assert verdicts(path)["dbeta"] == ("correct", "")
+
+
 def test_engine_faults_that_grading_meets(exercise, tmp_path):
     """Known faults, kept visible: a correct learner's formula these engines get wrong.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -308,3 +309,35 @@ def test_grade_vets_each_file_too(built, capsys):
 def test_a_folder_and_a_missing_file(tmp_path, capsys):
     assert_refused(tmp_path, capsys, "is a folder")
     assert_refused(tmp_path / "absent.xlsx", capsys, "no such file")
+
+
+def test_cells_are_counted_over_the_whole_workbook(built, capsys, monkeypatch):
+    with zipfile.ZipFile(built) as package:
+        biggest = max(package.read(n).count(b"<c ") for n in package.namelist() if n.startswith("xl/worksheets/"))
+    monkeypatch.setattr(safety, "MAX_WORKBOOK_CELLS", 2 * biggest)  # more than any one sheet holds
+    assert_refused(built, capsys, f"more than {2 * biggest} cells in all")
+
+
+_WATCHING: list[str] = []
+
+
+def _watch(event: str, args: tuple[object, ...]) -> None:
+    if _WATCHING and (event.startswith("socket.") or event in ("urllib.Request", "http.client.connect")):
+        _WATCHING.append(event)
+
+
+sys.addaudithook(_watch)  # audit hooks cannot be removed; this one records only while a test watches
+
+
+@pytest.mark.parametrize("engine", ["formualizer", "formulas"])
+def test_verify_and_grade_open_no_socket(built, capsys, engine):
+    hostile = rezip(built, set_formula("xmu", "D9", b'WEBSERVICE("http://203.0.113.1/x")'))
+    _WATCHING[:] = ["watching"]
+    try:
+        assert cli.main(["verify", str(built), "--engine", engine]) == 0
+        assert cli.main(["grade", str(built), "--engine", engine]) == 0
+        assert cli.main(["verify", str(hostile), "--engine", engine]) == 2
+    finally:
+        events, _WATCHING[:] = _WATCHING[1:], []
+    capsys.readouterr()
+    assert events == []

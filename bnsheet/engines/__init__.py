@@ -2,7 +2,9 @@
 
 An engine never trusts the values cached in the file; it recalculates every formula itself.
 Each engine module has ``NAME``, ``installed() -> bool`` and
-``recalculate(path, areas) -> dict[Area, numpy object array of CellValue]``.
+``recalculate(path, areas) -> dict[Area, numpy object array of CellValue]``; one that stores
+its results with fewer digits than a double also says ``SIGNIFICANT_DIGITS``.
+The spreadsheet applications (libreoffice, gnumeric) run as processes through ``external``.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from ..errors import EngineError
 from ..refs import Area
 
 # In order of preference: the first installed one is the default.
-NAMES = ("formualizer", "formulas")
+NAMES = ("formualizer", "gnumeric", "libreoffice", "formulas")
+ALL = "all"
 
 Values = dict[Area, "np.ndarray"]
 
 
 def _module(name: str) -> ModuleType:
     if name not in NAMES:
-        raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(NAMES)} or all")
+        raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(NAMES)} or {ALL}")
     return import_module(f"{__name__}.{name}")
 
 
@@ -41,6 +44,18 @@ def default() -> str:
     return names[0]
 
 
+def chosen(name: str | None) -> list[str]:
+    """The engines a verify runs: the default for None, every installed one for ``all``."""
+    if name == ALL:
+        names = installed()
+        if not names:
+            default()  # raises: nothing is installed
+        return names
+    name = name or default()
+    require(name)
+    return [name]
+
+
 def require(name: str) -> ModuleType:
     """The engine's module; an EngineError if the name is unknown or the engine is not installed."""
     module = _module(name)
@@ -53,3 +68,27 @@ def recalculate(name: str, path: Path, areas: Sequence[Area]) -> Values:
     """Recalculate ``path`` with engine ``name`` and return the values of ``areas``."""
     values: Values = require(name).recalculate(path, list(areas))
     return values
+
+
+def rounding(name: str, value: np.ndarray) -> np.ndarray:
+    """Per cell, how far the engine's stored result may be from ``value`` by storing fewer digits.
+
+    LibreOffice keeps 15 significant digits: half a unit in the 15th digit of each value.
+    Engines that keep a full double add nothing.
+
+    >>> [f"{v:.3g}" for v in rounding("libreoffice", np.array([1.0, 123.456, 0.0]))]
+    ['5.22e-15', '5.14e-13', '0']
+    """
+    digits: int | None = getattr(_module(name), "SIGNIFICANT_DIGITS", None)
+    if digits is None:
+        return np.zeros_like(value, dtype=np.float64)
+    return half_unit(value, digits)
+
+
+def half_unit(value: np.ndarray, digits: int) -> np.ndarray:
+    """Half a unit in the last of ``digits`` significant digits of each value, plus the one unit in
+    the last place of a double that reading the decimal back can add: the most that writing the
+    value with that many digits can change it."""
+    magnitude = np.abs(value.astype(np.float64))
+    exponent = np.floor(np.log10(np.where(magnitude > 0, magnitude, 1.0)))
+    return np.where(magnitude > 0, 0.5 * 10.0 ** (exponent - digits + 1) + np.spacing(magnitude), 0.0)

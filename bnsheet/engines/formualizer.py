@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
-from ..refs import Area
-from ..xlsx import CellValue, ErrorValue
+from ..refs import Area, looks_like_cell
+from ..xlsx import CellValue, ErrorValue, XlsxFile
 
 NAME = "formualizer"
 
@@ -30,6 +30,8 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
 
     try:
         book = fz.load_workbook(str(path))
+        for sheet, r, c, formula in _shared_formulas_to_expand(path):
+            book.sheet(sheet).set_formula(r, c, formula)
         book.evaluate_all()
     except Exception as exc:  # the engine's own exception types vary by version
         raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
@@ -64,6 +66,25 @@ def _read(book: Any, areas: list[Area]) -> dict[Area, np.ndarray]:
                     block[i, j] = _value(value)
         values[area] = block
     return values
+
+
+def _shared_formulas_to_expand(path: Path) -> list[tuple[str, int, int, str]]:
+    """Shared-formula cells that formualizer would fill in wrongly, with their correct formulas.
+
+    formualizer 0.13 shifts a sheet name that looks like a cell address as if it were a relative
+    reference when it fills a shared formula over its range: ``-SUM('dx1'!C$7:C$10)`` in C7 becomes
+    ``-SUM(DY1!D$7:D$10)`` in D7 (tests/test_engine_faults.py shows it). Such cells get the formula
+    that bnsheet's reader fills in, before evaluation.
+    """
+    with XlsxFile(path) as book:
+        if not any(looks_like_cell(name) for name in book.sheet_names):
+            return []
+        return [
+            (sheet, c.row, c.col, c.formula)
+            for sheet in book.sheet_names
+            for c in book.cells(sheet).values()
+            if c.shared and c.formula is not None
+        ]
 
 
 def _value(value: object) -> CellValue:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -24,7 +25,10 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
     import formulas
 
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # formulas draws its own progress bar
+        # formulas draws its own progress bar; openpyxl, under it, warns about files saved without
+        # a default style (Gnumeric's), which says nothing about the formulas.
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Workbook contains no default style", UserWarning)
             model = formulas.ExcelModel().loads(str(path)).finish()
             solution = model.calculate(inputs=_typed_numbers(path))
     except Exception as exc:  # formulas raises many kinds of errors on files it cannot handle
