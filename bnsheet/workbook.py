@@ -122,7 +122,7 @@ def _link(name: str) -> str:
     return f"{quote_sheet(name)}!A1"
 
 
-def _shape(graph: Graph, block: Block, layout: Layout) -> str:
+def _shape(block: Block, layout: Layout) -> str:
     return f"{'1' if block.is_row else 'N'}×D = {layout.rows(block)}×{layout.d}"
 
 
@@ -132,14 +132,14 @@ def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[
     input, that read it); for an exercise, the task instead. Every sheet's notes are written
     here, and only here."""
     back = (cell(1, _BACK_LINK_COL), _link(GRAPH_SHEET))
-    shape = _shape(graph, block, layout)
+    shape = _shape(block, layout)
     params = {p.name for p in graph.params}
-    if exercise:
-        task = [line for line in exercise_module.task(block, graph, layout.area(block), shape) if line]
-        lines = [(line, "title" if i == 0 else "note") for i, line in enumerate(task)]
-        related_word = "reads"
-        related = list(dict.fromkeys(PARAMS_SHEET if name in params else name for name in block.reads))
-    elif block.is_input:
+    if exercise:  # the task names the sheets to read, and takes the rows the links would
+        task = exercise_module.task(block, graph, layout.area(block), shape)
+        rows: list[Row] = [(1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, task[0], "title")])]
+        rows += [(i, [(LABEL_COL, line, "note")]) for i, line in enumerate(task[1:], start=2) if line]
+        return rows, [back]
+    if block.is_input:
         lines = [
             (graph.word("input_title", name=block.name, shape=shape, text=block.text), "title"),
             (graph.word("input_note"), "note"),
@@ -153,7 +153,7 @@ def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[
             lines.append((f"{graph.word('rule')}:  {block.rule}", "note"))
         related_word = "reads"
         related = list(dict.fromkeys(PARAMS_SHEET if name in params else name for name in block.reads))
-    rows: list[Row] = [(1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, lines[0][0], "title")])]
+    rows = [(1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, lines[0][0], "title")])]
     rows += [(i, [(LABEL_COL, text, style)]) for i, (text, style) in enumerate(lines[1:], start=2)]
     links_row = HEADER_ROW - 1
     related_cells: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, graph.word(related_word), "label")]
