@@ -61,6 +61,7 @@ class Block:
     numpy: str = ""
     rule: str = ""
     reads: tuple[str, ...] = field(default=())
+    error_scale: str = ""  # a node that is all rounding: compared with this node's tolerance
 
     @property
     def is_input(self) -> bool:
@@ -178,6 +179,7 @@ def parse(data: dict[str, object], lang: str = "en") -> Graph:
             math=_str(n, "math"),
             numpy=_str(n, "numpy"),
             rule=_text(n, "rule", lang) if "rule" in n else "",
+            error_scale=str(n.get("error_scale", "")),
             reads=tuple(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(_str(n, "formula")))),
         )
         for n in _tables(data, "node")
@@ -214,6 +216,8 @@ def _check(graph: Graph) -> None:
                 raise TemplateError(f"{where}: {{{ref}:col}} needs an NxD block, {ref} is 1xD")
             if not col and block.is_row and not seen[ref].is_row:
                 raise TemplateError(f"{where}: a 1xD node reads NxD {ref} cell by cell; use :col")
+        if block.error_scale and block.error_scale not in block.reads:
+            raise TemplateError(f"{where}: error_scale {block.error_scale!r} is not a node it reads")
         seen[block.name] = block
     for section in graph.sections:
         if section.kind not in KINDS:

@@ -107,6 +107,12 @@ def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
     return PlotsLayout(tuple(blocks))
 
 
+def error_scales(graph: Graph) -> dict[str, str]:
+    """The node whose rounding each column statistic shows: the mean of xhat is ~0, all rounding
+    of xhat, so it is compared with xhat's tolerance (per column)."""
+    return {f"plot_{stat}_{name}": name for name in graph.plots.blocks for stat in ("mean", "var")}
+
+
 def expected(graph: Graph, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What each plot table must hold, from the reference's node values."""
     n = next(iter(values[name] for name in graph.plots.blocks)).shape[0]

@@ -67,9 +67,11 @@ def verify(path: str | Path, engine: str | None = None, graph: Graph | None = No
     if len(names) == 1:
         return Report(path=Path(path), engine=names[0], results=results[names[0]], notes=notes)
     node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
+    # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
+    scales = {block.name: expected[block.error_scale or block.name] for block in graph.nodes}
     return Report.combine(
         Path(path), results, agreement.disagreements(runs, node_areas, tolerance),
-        agreement.pairwise(runs, node_areas, expected), notes,
+        agreement.pairwise(runs, node_areas, scales), notes,
     )  # fmt: skip
 
 
@@ -186,12 +188,24 @@ def expected_nodes(inputs: Inputs, graph: Graph | None = None) -> dict[str, np.n
 
 
 def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | None = None) -> dict[str, np.ndarray]:
-    """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise."""
+    """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise.
+
+    A node that is all rounding (dx_diff, staged minus compact dx) names in the template the node
+    whose rounding it shows (``error_scale``), and takes that node's tolerance.
+    """
     noise = _noise(inputs, graph)
     tolerance = {}
     for name, value in expected.items():
         scale = float(np.max(np.abs(value))) if value.size else 0.0
         tolerance[name] = RTOL * scale + NOISE_FACTOR * noise[name] + 1e-300
+    if graph is None:
+        return tolerance
+    for block in graph.nodes:
+        if block.error_scale and block.name in tolerance:
+            tolerance[block.name] = np.maximum(tolerance[block.name], tolerance[block.error_scale])
+    for name, measured in plots.error_scales(graph).items():
+        if name in tolerance:
+            tolerance[name] = np.maximum(tolerance[name], tolerance[measured].max(axis=0, keepdims=True))
     return tolerance
 
 
