@@ -158,20 +158,21 @@ def test_command_line_all_engines_exit_status(built, folder, capsys):
     assert "'ivar'!C7" in capsys.readouterr().out
 
 
-def test_verify_leaves_no_application_or_workspace_behind(built):
-    before = _leftovers()
-    bnsheet.verify(built["4x3"], engine="libreoffice")
-    assert _leftovers() == before
-
-
-def _leftovers() -> tuple[set[str], set[int]]:
+def test_verify_leaves_no_application_or_workspace_behind(built, tmp_path, monkeypatch):
     import tempfile
 
-    workspaces = {p.name for p in Path(tempfile.gettempdir()).glob("bnsheet-libreoffice-*")}
+    # A private temporary folder: other LibreOffice runs on the machine must not count.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bnsheet.verify(built["4x3"], engine="libreoffice")
+    assert _leftovers(tmp_path) == (set(), set())
+
+
+def _leftovers(folder: Path) -> tuple[set[str], set[int]]:
+    workspaces = {p.name for p in folder.glob("bnsheet-libreoffice-*")}
     processes = set()
     for status in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if b"bnsheet-libreoffice-" in status.read_bytes():
+            if f"{folder}/bnsheet-libreoffice-".encode() in status.read_bytes():
                 processes.add(int(status.parent.name))
         except OSError:
             continue

@@ -216,11 +216,14 @@ def test_engine_faults_that_grading_meets(exercise, tmp_path):
     """Known faults, kept visible: a correct learner's formula these engines get wrong.
 
     formulas: INDEX(range, 0, k) should be the whole column k, it gives one cell.
+    gnumeric: INDEX(range, 0, k) inside SUM is #REF!.
     formualizer: MMULT and TRANSPOSE are unknown (#NAME?).
     The grader's default engine is formualizer, which gets INDEX right."""
     path = submit(exercise, tmp_path / "f.xlsx", dmu="=-SUM(INDEX(bn_dx1,0,COLUMN()-2))")
     assert verdicts(path)["dmu"][0] == "correct"
     assert verdicts(path, engine="formulas")["dmu"][0] == "wrong"
+    if shutil.which("ssconvert"):
+        assert verdicts(path, engine="gnumeric")["dmu"] == ("error", "error values #REF! in C7, D7, E7")
     path = submit(exercise, tmp_path / "m.xlsx", dgamma="=SUM(dgammax!{c}7:{c}10*xhat!{c}7:{c}10)")
     book = openpyxl.load_workbook(path)
     book["dgamma"]["C7"] = "=SUMPRODUCT(MMULT(TRANSPOSE(dgammax!C7:C10),xhat!C7:C10))"

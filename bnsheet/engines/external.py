@@ -26,7 +26,7 @@ from ..errors import EngineError
 from ..refs import Area
 from ..xlsx import XlsxFile
 
-TIMEOUT = 300.0  # seconds; a 512x128 workbook takes LibreOffice about 10 s here
+TIMEOUT = 300.0  # seconds; a 512x128 workbook takes LibreOffice about 10 s here. Read at each run.
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,14 @@ def workspace(path: Path, prefix: str = "bnsheet-") -> Iterator[Workspace]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run(command: Sequence[str], *, name: str, cwd: Path, timeout: float = TIMEOUT) -> str:
+def run(command: Sequence[str], *, name: str, cwd: Path, timeout: float | None = None) -> str:
     """Run ``command`` in its own process group and return its output (stdout and stderr).
 
     A missing program, a non-zero exit status or ``timeout`` seconds without finishing is an
-    EngineError; on timeout every process of the group is killed first.
+    EngineError; on timeout every process of the group is killed first. ``timeout`` defaults to
+    TIMEOUT as it is when the run starts.
     """
+    timeout = TIMEOUT if timeout is None else timeout
     env = dict(os.environ, HOME=str(cwd), TMPDIR=str(cwd))  # nothing of the user's is read or written
     try:
         process = subprocess.Popen(
@@ -104,7 +106,7 @@ def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) ->
 @contextmanager
 def recalculated(
     path: Path, *, name: str, command: Callable[[Workspace, Path], Sequence[str]],
-    setup: Callable[[Workspace], None] | None = None, timeout: float = TIMEOUT,
+    setup: Callable[[Workspace], None] | None = None, timeout: float | None = None,
 ) -> Iterator[Path]:  # fmt: skip
     """The .xlsx an application saves after recalculating a copy of ``path``; gone after the block.
 
