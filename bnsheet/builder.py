@@ -25,6 +25,12 @@ def build(
     gamma: ArrayLike | None = None,
     beta: ArrayLike | None = None,
     dout: ArrayLike | None = None,
+    running_mean: ArrayLike | None = None,
+    running_var: ArrayLike | None = None,
+    momentum: float = inputs_module.DEFAULT_MOMENTUM,
+    unbiased: bool = False,
+    lr: float = inputs_module.DEFAULT_LR,
+    lang: str = "en",
     progress: bool = False,
     exercise: str | Iterable[str] | None = None,
     force: bool = False,
@@ -32,16 +38,20 @@ def build(
     """Write the staged BatchNorm workbook and return its path.
 
     Inputs not given are drawn from ``seed``; given ones (NumPy arrays, DataFrames, nested lists
-    or CSV paths) are used bit for bit and fix N and D. ``exercise`` ("backward", "forward", "all"
-    or node names) leaves those nodes' blocks empty for a learner, the task written above each.
-    The file is written atomically; an existing file at ``path`` that bnsheet did not write is
-    replaced only with ``force=True``.
+    or CSV paths) are used bit for bit and fix N and D. ``momentum`` and ``unbiased`` set how the
+    running statistics are updated, ``lr`` the SGD step; ``lang`` ("en" or "ja") every word shown.
+    ``exercise`` ("backward", "forward", "all" or node names) leaves those nodes' blocks empty for
+    a learner, the task written above each. The file is written atomically; an existing file at
+    ``path`` that bnsheet did not write is replaced only with ``force=True``.
 
     >>> import bnsheet
     >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
     'doctest-build.xlsx'
     """
-    graph = graph_module.load()
+    graph = graph_module.load(lang=lang)
     chosen = exercise_module.choose(exercise, graph) if exercise is not None else ()
-    values = inputs_module.make(n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout)
+    values = inputs_module.make(
+        n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout, running_mean=running_mean,
+        running_var=running_var, momentum=momentum, unbiased=unbiased, lr=lr,
+    )  # fmt: skip
     return write(Path(path), graph, values, progress=progress, exercise=chosen, force=force)

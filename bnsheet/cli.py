@@ -11,7 +11,8 @@ from . import engines, experiment
 from .builder import DEFAULT_PATH, build
 from .errors import BnsheetError, InputError
 from .gradebook import grade_all
-from .inputs import DEFAULT_EPS, DEFAULT_SEED
+from .graph import LANGUAGES
+from .inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .verifier import verify
 
 
@@ -41,8 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for inputs not given")
     b.add_argument("--eps", type=float, default=DEFAULT_EPS, help="eps added to the variance")
-    for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD")):
+    for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD"),
+                        ("running-mean", "1xD"), ("running-var", "1xD")):  # fmt: skip
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
+    b.add_argument("--momentum", type=float, default=DEFAULT_MOMENTUM, help="momentum of the running statistics")
+    b.add_argument("--unbiased", action="store_true", help="running variance with the unbiased N/(N-1) estimate")
+    b.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate of the SGD step")
+    b.add_argument("--lang", choices=LANGUAGES, default="en", help="language of every word in the workbook")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--force", action="store_true", help="replace an existing file that bnsheet did not write")
     b.add_argument(
@@ -134,7 +140,9 @@ def _build(args: argparse.Namespace) -> int:
         raise InputError("--layer goes with --from-experiment")
     path = build(
         args.output, n=args.n, d=None if args.from_experiment else args.d, seed=args.seed, eps=args.eps,
-        progress=_progress(args), exercise=args.exercise, force=args.force, **given,
+        running_mean=args.running_mean, running_var=args.running_var, momentum=args.momentum,
+        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args),
+        exercise=args.exercise, force=args.force, **given,
     )  # fmt: skip
     print(f"wrote {path}{source}")
     return 0

@@ -71,11 +71,12 @@ def task(block: Block, graph: Graph, area: Area, shape: str) -> list[str]:
     named = ", ".join(defined_name(name) for name in block.reads if name in params)
     first = area.address(0, 0)
     last = area.address(area.shape[0] - 1, area.shape[1] - 1)
-    fill = "type one formula in " + first + (f" and fill it over {first}:{last}" if first != last else "")
+    fill = graph.word("exercise_fill" if first != last else "exercise_fill_one", first=first, last=last)
+    read = graph.word("exercise_read_params" if named else "exercise_read", sheets=sheets, params=named)
     return [
-        f"exercise {block.step}  {block.name}: compute the {block.text}",
+        graph.word("exercise_title", step=block.step, name=block.name, text=block.text),
         block.math,
-        f"shape {shape}: {fill}",
-        f"read the sheets {sheets}" + (f" and the parameter {named}" if named else ""),
-        f"local rule: {block.rule}" if block.rule else "",
+        graph.word("exercise_shape", shape=shape, fill=fill),
+        read,
+        f"{graph.word('rule')}: {block.rule}" if block.rule else "",
     ]

@@ -11,6 +11,8 @@ from pathlib import Path
 from .errors import TemplateError
 
 SHAPES = ("NxD", "1xD")
+LANGUAGES = ("en", "ja")
+KINDS = ("forward", "backward")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(col))?\}")
 # Excel's unary minus binds tighter than ^: "-{a}^2" is (-a)^2. A minus at the start or after
 # an operator or "(" or ",", then one operand, then ^ is refused in templates.
@@ -29,6 +31,24 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A part of the graph (forward, backward, an extra): the prefix of its steps, its colour kind, its title."""
+
+    prefix: str
+    kind: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Plots:
+    """What the plots sheet shows: histograms of ``blocks`` over ``bins`` shared bins per feature."""
+
+    bins: int = 8
+    blocks: tuple[str, ...] = ()
+    charted_features: int = 4
+
+
+@dataclass(frozen=True)
 class Block:
     """An input or a node: one sheet holding one N×D or 1×D block."""
 
@@ -41,6 +61,7 @@ class Block:
     numpy: str = ""
     rule: str = ""
     reads: tuple[str, ...] = field(default=())
+    error_scale: str = ""  # a node that is all rounding: compared with this node's tolerance
 
     @property
     def is_input(self) -> bool:
@@ -53,13 +74,34 @@ class Block:
 
 @dataclass(frozen=True)
 class Graph:
-    """A template, checked: inputs, then nodes in evaluation order, and the parameters."""
+    """A template, checked, in one language: inputs, nodes in evaluation order, parameters, and the
+    words the workbook shows."""
 
     name: str
     title: str
     params: tuple[Param, ...]
     inputs: tuple[Block, ...]
     nodes: tuple[Block, ...]
+    sections: tuple[Section, ...] = ()
+    plots: Plots = Plots()
+    words: dict[str, str] = field(default_factory=dict)
+    lang: str = "en"
+
+    def word(self, key: str, **fields: object) -> str:
+        """A word or phrase of the workbook in the graph's language, its {fields} filled in."""
+        try:
+            return self.words[key].format(**fields)
+        except KeyError:
+            raise TemplateError(f"template {self.name}: no word {key!r} in [words.{self.lang}]") from None
+
+    def section(self, block: Block) -> Section | None:
+        """The section a node belongs to by its step's prefix; None for inputs."""
+        return next((s for s in self.sections if block.step.startswith(s.prefix)), None)
+
+    def kind(self, block: Block) -> str:
+        """input, forward or backward: the colour a block is shown in."""
+        section = self.section(block)
+        return "input" if block.is_input or section is None else section.kind
 
     @property
     def blocks(self) -> tuple[Block, ...]:
@@ -72,8 +114,8 @@ class Graph:
         raise KeyError(name)
 
 
-def load(name_or_path: str | Path = "batchnorm") -> Graph:
-    """Load a template by name (one shipped in bnsheet/templates) or by path.
+def load(name_or_path: str | Path = "batchnorm", lang: str = "en") -> Graph:
+    """Load a template by name (one shipped in bnsheet/templates) or by path, in a language.
 
     >>> graph = load("batchnorm")
     >>> graph.nodes[0].name
@@ -91,39 +133,58 @@ def load(name_or_path: str | Path = "batchnorm") -> Graph:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(f"template {name_or_path}: {exc}") from None
-    return parse(data)
+    return parse(data, lang)
 
 
-def parse(data: dict[str, object]) -> Graph:
-    """Build and check a Graph from a template's parsed TOML."""
+def parse(data: dict[str, object], lang: str = "en") -> Graph:
+    """Build and check a Graph from a template's parsed TOML, its texts in language ``lang``."""
+    if lang not in LANGUAGES:
+        raise TemplateError(f"language {lang!r} is not one of {', '.join(LANGUAGES)}")
     meta = _table(data, "graph")
+    words_by_lang = data.get("words", {})
+    if not isinstance(words_by_lang, dict):
+        raise TemplateError("template: [words.<lang>] must be tables")
+    words = {str(k): str(v) for k, v in words_by_lang.get(lang, {}).items()}
+    if words_by_lang and any(set(t) != set(words) for t in words_by_lang.values()):
+        raise TemplateError("template: every [words.<lang>] table must have the same keys")
+    sections = tuple(
+        Section(prefix=_str(s, "prefix"), kind=_str(s, "kind"), title=_text(s, "title", lang))
+        for s in _tables(data, "section")
+    )
+    plots_table = data.get("plots", {})
+    try:
+        plots = Plots(**plots_table) if isinstance(plots_table, dict) else Plots()
+    except TypeError as exc:
+        raise TemplateError(f"template: [plots]: {exc}") from None
+    plots = Plots(int(plots.bins), tuple(plots.blocks), int(plots.charted_features))
     params = tuple(
         Param(
             name=_str(p, "name"),
-            text=_str(p, "text"),
+            text=_text(p, "text", lang),
             value=float(p["value"]) if "value" in p else None,  # type: ignore[arg-type]
             formula=str(p["formula"]) if "formula" in p else None,
         )
         for p in _tables(data, "param")
     )
     inputs = tuple(
-        Block(name=_str(i, "name"), shape=_str(i, "shape"), text=_str(i, "text")) for i in _tables(data, "input")
+        Block(name=_str(i, "name"), shape=_str(i, "shape"), text=_text(i, "text", lang)) for i in _tables(data, "input")
     )
     nodes = tuple(
         Block(
             name=_str(n, "name"),
             shape=_str(n, "shape"),
-            text=_str(n, "text"),
+            text=_text(n, "text", lang),
             step=_str(n, "step"),
             formula=_str(n, "formula"),
             math=_str(n, "math"),
             numpy=_str(n, "numpy"),
-            rule=str(n.get("rule", "")),
+            rule=_text(n, "rule", lang) if "rule" in n else "",
+            error_scale=str(n.get("error_scale", "")),
             reads=tuple(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(_str(n, "formula")))),
         )
         for n in _tables(data, "node")
     )
-    graph = Graph(_str(meta, "name"), _str(meta, "title"), params, inputs, nodes)
+    graph = Graph(_str(meta, "name"), _text(meta, "title", lang), params, inputs, nodes, sections, plots, words, lang)
     _check(graph)
     return graph
 
@@ -155,7 +216,19 @@ def _check(graph: Graph) -> None:
                 raise TemplateError(f"{where}: {{{ref}:col}} needs an NxD block, {ref} is 1xD")
             if not col and block.is_row and not seen[ref].is_row:
                 raise TemplateError(f"{where}: a 1xD node reads NxD {ref} cell by cell; use :col")
+        if block.error_scale and block.error_scale not in block.reads:
+            raise TemplateError(f"{where}: error_scale {block.error_scale!r} is not a node it reads")
         seen[block.name] = block
+    for section in graph.sections:
+        if section.kind not in KINDS:
+            raise TemplateError(f"template {graph.name}: section {section.prefix}: kind is not one of {KINDS}")
+    if graph.sections:
+        for node in graph.nodes:
+            if graph.section(node) is None:
+                raise TemplateError(f"template {graph.name}, {node.name}: step {node.step!r} is in no [[section]]")
+    for name in graph.plots.blocks:
+        if name not in seen or seen[name].is_row:
+            raise TemplateError(f"template {graph.name}: [plots] block {name!r} is not an NxD block")
 
 
 def _table(data: dict[str, object], key: str) -> dict[str, object]:
@@ -170,6 +243,17 @@ def _tables(data: dict[str, object], key: str) -> list[dict[str, object]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise TemplateError(f"template: [[{key}]] must be an array of tables")
     return value
+
+
+def _text(table: dict[str, object], key: str, lang: str) -> str:
+    """A text field: one string for every language, or a table with one string per language."""
+    value = table.get(key)
+    if isinstance(value, dict):
+        missing = [code for code in LANGUAGES if not isinstance(value.get(code), str)]
+        if missing:
+            raise TemplateError(f"template: {table.get('name', '?')}: {key} has no {', '.join(missing)} text")
+        return str(value[lang])
+    return _str(table, key)
 
 
 def _str(table: dict[str, object], key: str) -> str:

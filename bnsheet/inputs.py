@@ -19,18 +19,26 @@ from .refs import MAX_COLS, MAX_ROWS
 ArrayLike = Union[Array, pd.DataFrame, "list[list[float]]", str, Path]
 
 DEFAULT_N, DEFAULT_D, DEFAULT_SEED, DEFAULT_EPS = 4, 3, 0, 1e-5
+DEFAULT_MOMENTUM, DEFAULT_LR = 0.9, 0.1
+ROW_INPUTS = ("gamma", "beta", "running_mean", "running_var")
 MAX_BLOCK_CELLS = 1 << 20  # N·D: a 1024×1024 layer, 16× the 512×128 benchmark; beyond, a build takes hours
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """x and dout (N×D), gamma and beta (1×D), eps: everything the graph is computed from."""
+    """x and dout (N×D); gamma, beta, running_mean, running_var (1×D); eps, momentum, unbiased
+    (0 or 1) and lr: everything the graph is computed from."""
 
     x: Array
     gamma: Array
     beta: Array
     dout: Array
     eps: float
+    running_mean: Array
+    running_var: Array
+    momentum: float = DEFAULT_MOMENTUM
+    unbiased: float = 0.0
+    lr: float = DEFAULT_LR
 
     @property
     def n(self) -> int:
@@ -41,7 +49,15 @@ class Inputs:
         return int(self.x.shape[1])
 
     def arrays(self) -> dict[str, Array]:
-        return {"x": self.x, "gamma": self.gamma, "beta": self.beta, "dout": self.dout}
+        """The input blocks by name."""
+        return {
+            "x": self.x, "gamma": self.gamma, "beta": self.beta, "dout": self.dout,
+            "running_mean": self.running_mean, "running_var": self.running_var,
+        }  # fmt: skip
+
+    def params(self) -> dict[str, float]:
+        """The parameters a user sets, by name."""
+        return {"eps": self.eps, "momentum": self.momentum, "unbiased": self.unbiased, "lr": self.lr}
 
 
 def make(
@@ -53,6 +69,11 @@ def make(
     gamma: ArrayLike | None = None,
     beta: ArrayLike | None = None,
     dout: ArrayLike | None = None,
+    running_mean: ArrayLike | None = None,
+    running_var: ArrayLike | None = None,
+    momentum: float = DEFAULT_MOMENTUM,
+    unbiased: bool = False,
+    lr: float = DEFAULT_LR,
 ) -> Inputs:
     """Inputs from what the user gave; what is missing is drawn from ``seed``.
 
@@ -69,7 +90,14 @@ def make(
         raise InputError(f"seed must be 0 or more, got {seed}")
     given = {
         name: _as_array(name, value)
-        for name, value in (("x", x), ("gamma", gamma), ("beta", beta), ("dout", dout))
+        for name, value in (
+            ("x", x),
+            ("gamma", gamma),
+            ("beta", beta),
+            ("dout", dout),
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+        )
         if value is not None
     }
     if "x" in given:
@@ -82,24 +110,37 @@ def make(
     check_size(n, d)
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
         raise InputError(f"eps must be a positive number, got {eps!r}")
+    if not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
+        raise InputError(f"momentum must be a number from 0 to 1, got {momentum!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr)):
+        raise InputError(f"lr must be a finite number, got {lr!r}")
     rng = np.random.default_rng(seed)
     drawn = {
         "x": np.round(rng.normal(1.0, 2.0, (n, d)), 2),
         "gamma": np.round(rng.uniform(0.5, 1.5, (1, d)), 2),
         "beta": np.round(rng.normal(0.0, 0.5, (1, d)), 2),
         "dout": np.round(rng.normal(0.0, 1.0, (n, d)), 2),
+        # drawn after the others, so x, gamma, beta and dout stay what they were for a seed
+        "running_mean": np.round(rng.normal(0.0, 1.0, (1, d)), 2),
+        "running_var": np.round(rng.uniform(0.5, 2.0, (1, d)), 2),
     }
     arrays = {name: given.get(name, drawn[name]) for name in drawn}
     for name, array in arrays.items():
         want = (n, d) if name in ("x", "dout") else (1, d)
-        if name in ("gamma", "beta") and array.ndim == 2 and array.shape == (d, 1):
+        if name in ROW_INPUTS and array.ndim == 2 and array.shape == (d, 1):
             array = array.reshape(1, d)
         if array.shape != want:
-            source = {"x": x, "gamma": gamma, "beta": beta, "dout": dout}[name]
+            source = {"x": x, "gamma": gamma, "beta": beta, "dout": dout, "running_mean": running_mean,
+                      "running_var": running_var}[name]  # fmt: skip
             origin = f" ({source})" if isinstance(source, (str, Path)) else ""
             raise InputError(f"{name}{origin} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}")
         arrays[name] = array
-    return Inputs(arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], float(eps))
+    if (arrays["running_var"] < 0).any():
+        raise InputError("running_var must not be negative: it is a variance")
+    return Inputs(
+        arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], float(eps), arrays["running_mean"],
+        arrays["running_var"], float(momentum), float(bool(unbiased)), float(lr),
+    )  # fmt: skip
 
 
 def check_size(n: int, d: int) -> None:

@@ -78,12 +78,38 @@ def backward_compact(dout: Array, cache: dict[str, Array]) -> dict[str, Array]:
     return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
 
-def nodes(x: Array, gamma: Array, beta: Array, dout: Array, eps: float = 1e-5) -> dict[str, Array]:
-    """Every input and node of the staged graph by name, each a 2-D array (1×D or N×D)."""
+def nodes(
+    x: Array,
+    gamma: Array,
+    beta: Array,
+    dout: Array,
+    eps: float = 1e-5,
+    running_mean: Array | None = None,
+    running_var: Array | None = None,
+    momentum: float = 0.9,
+    unbiased: bool = False,
+    lr: float = 0.1,
+) -> dict[str, Array]:
+    """Every input and node of the graph by name, each a 2-D array (1×D or N×D): the staged
+    forward and backward, the compact dx and its difference from the staged one, the running
+    statistics and the inference output computed from them, and one SGD step of gamma and beta.
+
+    Running statistics not given start at mean 0, variance 1.
+    """
     _, cache = forward(x, gamma, beta, eps)
+    d = cache["x"].shape[1]
     values = {k: v for k, v in cache.items() if k != "eps"}
     values["dout"] = np.asarray(dout, dtype=np.float64)
+    values["running_mean"] = _row(np.zeros(d) if running_mean is None else running_mean)
+    values["running_var"] = _row(np.ones(d) if running_var is None else running_var)
     values.update(backward_staged(dout, cache))
+    values["dx_compact"] = backward_compact(dout, cache)["dx"]
+    values["dx_diff"] = values["dx"] - values["dx_compact"]
+    new_mean, new_var = running_stats(x, values["running_mean"], values["running_var"], momentum, unbiased)
+    values["new_running_mean"], values["new_running_var"] = new_mean, new_var
+    values["out_inference"] = forward_inference(x, gamma, beta, new_mean, new_var, eps)
+    values["gamma_new"] = sgd_step(cache["gamma"], values["dgamma"], lr)
+    values["beta_new"] = sgd_step(cache["beta"], values["dbeta"], lr)
     return values
 
 
@@ -118,6 +144,23 @@ def running_stats(
 def sgd_step(param: Array, grad: Array, lr: float) -> Array:
     """One plain gradient-descent step: param − lr·grad."""
     return np.asarray(param, dtype=np.float64) - lr * np.asarray(grad, dtype=np.float64)
+
+
+def bin_edges(lowest: Array, highest: Array, bins: int) -> Array:
+    """(bins+1)×D edges per column: edge k = lowest + k·(highest − lowest)/bins."""
+    width = (_row(highest) - _row(lowest)) / bins
+    edges: Array = _row(lowest) + np.arange(bins + 1, dtype=np.float64).reshape(-1, 1) * width
+    return edges
+
+
+def histogram(values: Array, edges: Array) -> Array:
+    """bins×D counts per column: bin k holds edges[k] ≤ v < edges[k+1]; the last bin is closed
+    above, so it holds every v ≥ its lower edge (the column's highest value included)."""
+    values = np.asarray(values, dtype=np.float64)
+    at_or_above = (values[None, :, :] >= edges[:, None, :]).sum(axis=1).astype(np.float64)
+    counts: Array = at_or_above[:-1] - at_or_above[1:]
+    counts[-1] = at_or_above[-2]
+    return counts
 
 
 def numerical_gradient(f: Callable[[Array], float], at: Array, h: float = 1e-5) -> Array:

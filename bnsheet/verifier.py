@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from . import agreement, engines, reference, safety
+from . import agreement, engines, plots, reference, safety
 from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
@@ -49,16 +50,17 @@ def verify(
         located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
         sheets = list(dict.fromkeys(area.sheet for area in areas.values()))
-        bar.reset(total=len(sheets) + len(names) + len(graph.nodes))
+        checked = [*graph.nodes, *map(param_block, plots.names(graph))]
+        bar.reset(total=len(sheets) + len(names) + len(checked))
         runs, grids = _recalculate_while_reading(book, names, Path(path), list(areas.values()), sheets, bar)
         values = runs[names[0]]
         inputs = read_inputs(book, graph, areas, values)
-        expected = expected_nodes(inputs)
-        tolerance = tolerances(inputs, expected)
+        expected = expected_nodes(inputs, graph)
+        tolerance = tolerances(inputs, expected, graph)
         results: dict[str, list[NodeResult]] = {name: [] for name in names}
         stale = StaleCaches()
         bar.set_description("check")
-        for block in graph.nodes:
+        for block in checked:
             bar.update()
             area = located[block.name]
             if area is None:
@@ -75,9 +77,11 @@ def verify(
     if len(names) == 1:
         return Report(path=Path(path), engine=names[0], results=results[names[0]], notes=notes)
     node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
+    # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
+    scales = {block.name: expected[block.error_scale or block.name] for block in graph.nodes}
     return Report.combine(
         Path(path), results, agreement.disagreements(runs, node_areas, tolerance),
-        agreement.pairwise(runs, node_areas, expected), notes,
+        agreement.pairwise(runs, node_areas, scales), notes,
     )  # fmt: skip
 
 
@@ -152,7 +156,7 @@ class StaleCaches:
 def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
     located: dict[str, Area | None] = {}
-    for name in [b.name for b in graph.blocks] + [p.name for p in graph.params]:
+    for name in [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph):
         target = book.names.get(defined_name(name))
         area = parse_area(target) if target else None
         located[name] = area if area is not None and area.sheet in book.sheet_names else None
@@ -160,7 +164,7 @@ def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
 
 
 def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
-    """x, gamma, beta, dout and eps as the workbook holds them (stored numbers, bit for bit)."""
+    """The template's inputs and set parameters as the workbook holds them (stored numbers, bit for bit)."""
     arrays: dict[str, np.ndarray] = {}
     for block in graph.inputs:
         area = areas.get(block.name)
@@ -170,10 +174,14 @@ def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: en
                 f"{defined_name(block.name)}); verify needs it"
             )
         arrays[block.name] = _numbers(book, book.grid(area), values.get(area))
-    eps_area = areas.get("eps")
-    if eps_area is None:
-        raise WorkbookError(f"{book.path}: parameter eps is missing (name {defined_name('eps')})")
-    eps = float(_numbers(book, book.grid(eps_area), values.get(eps_area))[0, 0])
+    scalars: dict[str, float] = {}
+    for param in graph.params:
+        if param.formula is not None:
+            continue
+        area = areas.get(param.name)
+        if area is None:
+            raise WorkbookError(f"{book.path}: parameter {param.name} is missing (name {defined_name(param.name)})")
+        scalars[param.name] = float(_numbers(book, book.grid(area), values.get(area))[0, 0])
     x = arrays["x"]
     for block in graph.inputs:
         array = arrays[block.name]
@@ -182,7 +190,7 @@ def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: en
             raise WorkbookError(
                 f"{book.path}: input {block.name} is {array.shape[0]}x{array.shape[1]}, x needs it {want[0]}x{want[1]}"
             )
-    return Inputs(arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], eps)
+    return Inputs(**arrays, **scalars)  # type: ignore[arg-type]
 
 
 def _numbers(book: XlsxFile, grid: Grid, recalculated: np.ndarray | None) -> np.ndarray:
@@ -201,22 +209,39 @@ def _numbers(book: XlsxFile, grid: Grid, recalculated: np.ndarray | None) -> np.
     return out
 
 
-def expected_nodes(inputs: Inputs) -> dict[str, np.ndarray]:
-    """Every node's value by the NumPy reference."""
-    return reference.nodes(inputs.x, inputs.gamma, inputs.beta, inputs.dout, inputs.eps)
+def expected_nodes(inputs: Inputs, graph: Graph | None = None) -> dict[str, np.ndarray]:
+    """Every node's value by the NumPy reference, and with ``graph`` every plot table's too."""
+    params = inputs.params()
+    values = reference.nodes(
+        **inputs.arrays(), eps=params["eps"], momentum=params["momentum"], unbiased=bool(params["unbiased"]),
+        lr=params["lr"],
+    )  # fmt: skip
+    return values if graph is None else values | plots.expected(graph, values)
 
 
-def tolerances(inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise."""
-    noise = _noise(inputs)
+def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | None = None) -> dict[str, np.ndarray]:
+    """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise.
+
+    A node that is all rounding (dx_diff, staged minus compact dx) names in the template the node
+    whose rounding it shows (``error_scale``), and takes that node's tolerance.
+    """
+    noise = _noise(inputs, graph)
     tolerance = {}
     for name, value in expected.items():
         scale = float(np.max(np.abs(value))) if value.size else 0.0
         tolerance[name] = RTOL * scale + NOISE_FACTOR * noise[name] + 1e-300
+    if graph is None:
+        return tolerance
+    for block in graph.nodes:
+        if block.error_scale and block.name in tolerance:
+            tolerance[block.name] = np.maximum(tolerance[block.name], tolerance[block.error_scale])
+    for name, measured in plots.error_scales(graph).items():
+        if name in tolerance:
+            tolerance[name] = np.maximum(tolerance[name], tolerance[measured].max(axis=0, keepdims=True))
     return tolerance
 
 
-def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
+def _noise(inputs: Inputs, graph: Graph | None, trials: int = 4) -> dict[str, np.ndarray]:
     """How far each cell moves when every input is nudged by a few units in the last place.
 
     Engines round in a different order than NumPy (sums, powers); where a node cancels (x minus
@@ -224,16 +249,16 @@ def _noise(inputs: Inputs, trials: int = 4) -> dict[str, np.ndarray]:
     cell by cell, how much such rounding can move the result.
     """
     rng = np.random.default_rng(12345)
-    base = expected_nodes(inputs)
+    base = expected_nodes(inputs, graph)
     noise = {name: np.zeros_like(value) for name, value in base.items()}
 
     def nudge(value: np.ndarray) -> np.ndarray:
         return value * (1 + rng.choice([-1.0, 1.0], size=value.shape) * 2.0**-50)
 
     for _ in range(trials):
-        nudged = Inputs(nudge(inputs.x), nudge(inputs.gamma), nudge(inputs.beta), nudge(inputs.dout),
-                        inputs.eps * (1 + 2.0**-50))  # fmt: skip
-        for name, value in expected_nodes(nudged).items():
+        arrays = {name: nudge(value) for name, value in inputs.arrays().items()}
+        nudged = replace(inputs, **arrays, eps=inputs.eps * (1 + 2.0**-50))  # type: ignore[arg-type]
+        for name, value in expected_nodes(nudged, graph).items():
             noise[name] = np.maximum(noise[name], np.abs(value - base[name]))
     return noise
 
@@ -328,7 +353,7 @@ def _check_params(
     inputs: Inputs,
 ) -> list[NodeResult]:  # fmt: skip
     """Parameters that are formulas (bn_n = ROWS(bn_x)) must compute what the inputs say."""
-    known = {"n": float(inputs.n)}
+    known = {"n": float(inputs.n), "var_correction": inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0}
     results = []
     for param in graph.params:
         if param.formula is None or param.name not in known:
@@ -353,5 +378,5 @@ def _check_params(
 
 
 def param_block(name: str) -> Block:
-    """A parameter cell seen as a 1×1 block, so it is checked like a node."""
+    """A parameter cell or a plot table seen as a block, so it is checked like a node."""
     return Block(name=name, shape="1x1", text="", formula="param")

@@ -21,9 +21,9 @@ def test_build_then_verify_exit_0(tmp_path):
     assert built.returncode == 0 and f"wrote {tmp_path / 'w.xlsx'}" in built.stdout
     checked = run("verify", str(tmp_path / "w.xlsx"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "all 24 nodes match" in checked.stdout
+    assert "all 45 nodes match" in checked.stdout
     for node in ("mean", "dsqrtvar", "dx1", "dx"):
-        assert f"\n{node.rjust(8)} " in checked.stdout
+        assert f"\n{node.rjust(16)} " in checked.stdout
 
 
 def test_default_build_writes_output_batchnorm(tmp_path):
@@ -37,7 +37,7 @@ def test_verify_json(built):
 
     result = run("verify", str(built), "--json", "--engine", "formualizer")
     data = json.loads(result.stdout)
-    assert result.returncode == 0 and data["ok"] is True and len(data["nodes"]) == 24
+    assert result.returncode == 0 and data["ok"] is True and len(data["nodes"]) == 45
 
 
 def test_a_tampered_workbook_exits_1_and_names_the_cell(built):

@@ -235,7 +235,7 @@ def test_engine_faults_that_grading_meets(exercise, tmp_path):
 
 def test_a_workbook_without_an_exercise_is_graded_on_every_node(built):
     graded = grade(built)
-    assert len(graded.nodes) == 23 and graded.ok
+    assert len(graded.nodes) == 30 and graded.ok
 
 
 def test_assert_workbook_matches_fails_with_the_per_node_table(built):

@@ -91,7 +91,7 @@ def assert_clear_answer(status: int, out: str, err: str) -> None:
     if status == 2:
         assert err.startswith("bnsheet: ") and err.count("\n") == 1 and "Traceback" not in err, err
     else:
-        assert "all 24 nodes match" in out if status == 0 else re.search(r"\w+: \w[\w ]* at ", out), out
+        assert re.search(r"all \d+ nodes match", out) if status == 0 else re.search(r"\w+: \w[\w ]* at ", out), out
 
 
 @SETTINGS

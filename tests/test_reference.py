@@ -141,3 +141,48 @@ def test_matches_torch_autograd_forward_and_backward():
     np.testing.assert_allclose(grads["dx"], tx.grad.numpy(), rtol=1e-10, atol=1e-12)  # backward went well
     np.testing.assert_allclose(grads["dgamma"].ravel(), tg.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(grads["dbeta"].ravel(), tb.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_histogram_agrees_with_numpy_histogram():
+    rng = np.random.default_rng(7)
+    values = rng.normal(0, 1, (50, 3))
+    edges = reference.bin_edges(values.min(axis=0), values.max(axis=0), 8)
+    counts = reference.histogram(values, edges)
+    for j in range(3):
+        expected, _ = np.histogram(values[:, j], bins=8, range=(values[:, j].min(), values[:, j].max()))
+        assert counts[:, j].tolist() == expected.tolist()
+    assert edges[0].tolist() == values.min(axis=0).tolist() and counts.sum(axis=0).tolist() == [50, 50, 50]
+
+
+def test_histogram_of_a_constant_column_puts_everything_in_the_last_bin():
+    values = np.full((4, 1), 2.5)
+    counts = reference.histogram(values, reference.bin_edges(values.min(axis=0), values.max(axis=0), 8))
+    assert counts[:, 0].tolist() == [0, 0, 0, 0, 0, 0, 0, 4]
+
+
+@pytest.mark.parametrize("unbiased, ddof", [(False, 0), (True, 1)])
+def test_running_statistics_with_numpy_var(unbiased, ddof):
+    x, *_ = _case(6, 3, 4)
+    running_mean, running_var = np.array([[0.5, -1.0, 2.0]]), np.array([[1.0, 2.0, 0.25]])
+    new_mean, new_var = reference.running_stats(x, running_mean, running_var, momentum=0.8, unbiased=unbiased)
+    np.testing.assert_allclose(new_mean, 0.8 * running_mean + 0.2 * np.mean(x, axis=0), rtol=1e-14)
+    np.testing.assert_allclose(new_var, 0.8 * running_var + 0.2 * np.var(x, axis=0, ddof=ddof), rtol=1e-14)
+
+
+def test_inference_with_the_batch_statistics_is_the_training_forward():
+    x, gamma, beta, _ = _case(5, 4, 5)
+    out, _ = reference.forward(x, gamma, beta, 1e-5)
+    inferred = reference.forward_inference(x, gamma, beta, x.mean(axis=0), x.var(axis=0), 1e-5)
+    np.testing.assert_allclose(inferred, out, rtol=1e-12, atol=1e-12)
+
+
+def test_one_sgd_step_lowers_the_loss():
+    # loss = sum(out * dout), whose gradient with respect to out is dout
+    x, gamma, beta, dout = _case(6, 3, 6)
+    values = reference.nodes(x, gamma, beta, dout, lr=1e-3)
+
+    def loss(g, b):
+        return float(np.sum(reference.forward(x, g, b)[0] * dout))
+
+    assert loss(values["gamma_new"], values["beta_new"]) < loss(gamma, beta)
+    np.testing.assert_allclose(values["dx_diff"], 0, atol=1e-12)

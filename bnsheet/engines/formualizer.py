@@ -8,6 +8,7 @@ import zipfile
 import zlib
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,24 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
         book.evaluate_all()
     except Exception as exc:  # the engine's own exception types vary by version
         raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
+    return _read(book, areas)
+
+
+def recalculate_bytes(data: bytes, areas: list[Area]) -> dict[Area, np.ndarray]:
+    """Like :func:`recalculate`, for a workbook held in memory (the builder's cached values)."""
+    import formualizer as fz
+
+    try:
+        book = fz.load_workbook_bytes(data)
+        book.evaluate_all()
+    except Exception as exc:  # the engine's own exception types vary by version
+        raise EngineError(f"formualizer could not evaluate the workbook: {exc}") from None
+    return _read(book, areas)
+
+
+def _read(book: Any, areas: list[Area]) -> dict[Area, np.ndarray]:
+    import formualizer as fz
+
     sheets = set(book.sheet_names)
     values: dict[Area, np.ndarray] = {}
     for area in areas:

@@ -1,0 +1,136 @@
+"""The plots sheet: per-feature histograms of x, xhat and out over shared bins, and the column
+means and variances before and after normalisation — every number a formula, so the charts
+move when a learner edits x, gamma or beta.
+
+Each table is a block like a node's: one formula filled over it, a defined name (``bn_plot_…``),
+and an expected value computed by :func:`expected` from the NumPy reference, so verify checks
+the plots like every other sheet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import reference
+from .graph import Graph
+from .layout import BLOCK_LEFT, BLOCK_TOP, Layout, defined_name
+from .refs import Area, col_letter, quote_sheet
+
+PLOTS_SHEET = "plots"
+HEADER_ROW = 4  # feature labels
+_FIRST_ROW = HEADER_ROW + 1
+
+
+@dataclass(frozen=True)
+class PlotBlock:
+    """One table of the plots sheet: its name, its cells, its row label or heading, its formula.
+
+    ``pattern`` leaves open ``{c}`` (column letters), ``{r}`` (row), and ``{e0}``/``{e1}``: the
+    rows of this bin's lower and upper edge in the edges table.
+    """
+
+    name: str
+    area: Area
+    label: str
+    pattern: str
+    edge_offset: int = 0
+    labels: tuple[float, ...] = ()  # numbers in the label column (bin numbers), one per row
+
+    def formula(self, row: int, col: int) -> str:
+        edge = row + self.edge_offset
+        return self.pattern.format(c=col_letter(col), r=row, e0=edge, e1=edge + 1)
+
+
+@dataclass(frozen=True)
+class PlotsLayout:
+    """The tables of the plots sheet in order, and the rows the charts read."""
+
+    blocks: tuple[PlotBlock, ...]
+
+    def block(self, name: str) -> PlotBlock:
+        return next(b for b in self.blocks if b.name == name)
+
+    @property
+    def bottom(self) -> int:
+        return max(b.area.bottom for b in self.blocks)
+
+
+def names(graph: Graph) -> list[str]:
+    """The plot tables' names, without the ``bn_`` prefix, in sheet order."""
+    stats = [f"plot_{stat}_{name}" for name in graph.plots.blocks for stat in ("mean", "var")]
+    counts = [f"plot_counts_{name}" for name in graph.plots.blocks]
+    return [*stats, "plot_lowest", "plot_highest", "plot_width", "plot_edges", *counts]
+
+
+def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
+    """Where each table of the plots sheet sits, and its formula."""
+    bins = graph.plots.bins
+    right = BLOCK_LEFT + sheet_layout.d - 1
+    sources = {name: _column(name, sheet_layout.n) for name in graph.plots.blocks}
+    blocks: list[PlotBlock] = []
+    row = _FIRST_ROW
+
+    def add(
+        name: str, label: str, pattern: str, rows: int = 1, edge_offset: int = 0, labels: tuple[float, ...] = ()
+    ) -> PlotBlock:
+        nonlocal row
+        area = Area(PLOTS_SHEET, row, BLOCK_LEFT, row + rows - 1, right)
+        block = PlotBlock(name, area, label, pattern, edge_offset, labels)
+        blocks.append(block)
+        row += rows
+        return block
+
+    for name, column in sources.items():
+        add(f"plot_mean_{name}", graph.word("mean_of", name=name), f"=AVERAGE({column})")
+        add(f"plot_var_{name}", graph.word("var_of", name=name), f"=DEVSQ({column})/{defined_name('n')}")
+    row += 1
+    everything = ",".join(sources.values())
+    lowest = add("plot_lowest", graph.word("lowest"), f"=MIN({everything})")
+    highest = add("plot_highest", graph.word("highest"), f"=MAX({everything})")
+    width = add("plot_width", graph.word("width"), f"=({{c}}${highest.area.top}-{{c}}${lowest.area.top})/{bins}")
+    row += 2  # a blank row and the heading
+    edges = add(
+        "plot_edges", graph.word("edges"), f"={{c}}${lowest.area.top}+$B{{r}}*{{c}}${width.area.top}",
+        rows=bins + 1, labels=tuple(float(k) for k in range(bins + 1)),
+    )  # fmt: skip
+    for name, column in sources.items():
+        row += 2
+        # values at or above this bin's lower edge, minus those at or above the next one (none
+        # are taken off for the last bin, which so keeps the highest value)
+        add(
+            f"plot_counts_{name}", graph.word("counts", name=name),
+            f"=SUMPRODUCT(({column}>={{c}}{{e0}})*1)-($B{{r}}<{bins})*SUMPRODUCT(({column}>={{c}}{{e1}})*1)",
+            rows=bins, edge_offset=edges.area.top - row, labels=tuple(float(k) for k in range(1, bins + 1)),
+        )  # fmt: skip
+    return PlotsLayout(tuple(blocks))
+
+
+def error_scales(graph: Graph) -> dict[str, str]:
+    """The node whose rounding each column statistic shows: the mean of xhat is ~0, all rounding
+    of xhat, so it is compared with xhat's tolerance (per column)."""
+    return {f"plot_{stat}_{name}": name for name in graph.plots.blocks for stat in ("mean", "var")}
+
+
+def expected(graph: Graph, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What each plot table must hold, from the reference's node values."""
+    n = next(iter(values[name] for name in graph.plots.blocks)).shape[0]
+    out: dict[str, np.ndarray] = {}
+    for name in graph.plots.blocks:
+        column_mean = values[name].sum(axis=0, keepdims=True) / n
+        out[f"plot_mean_{name}"] = column_mean
+        out[f"plot_var_{name}"] = ((values[name] - column_mean) ** 2).sum(axis=0, keepdims=True) / n
+    stacked = np.vstack([values[name] for name in graph.plots.blocks])
+    lowest, highest = stacked.min(axis=0, keepdims=True), stacked.max(axis=0, keepdims=True)
+    edges = reference.bin_edges(lowest, highest, graph.plots.bins)
+    out |= {"plot_lowest": lowest, "plot_highest": highest, "plot_width": (highest - lowest) / graph.plots.bins}
+    out["plot_edges"] = edges
+    for name in graph.plots.blocks:
+        out[f"plot_counts_{name}"] = reference.histogram(values[name], edges)
+    return out
+
+
+def _column(name: str, n: int) -> str:
+    """The column of node ``name`` in this cell's column, rows pinned: ``'x'!C$7:C$10``."""
+    return f"{quote_sheet(name)}!{{c}}${BLOCK_TOP}:{{c}}${BLOCK_TOP + n - 1}"
