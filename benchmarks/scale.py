@@ -27,12 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 SIZES = [(32, 16), (128, 64), (256, 128), (512, 128)]
-SLOW_ENGINE_MAX_CELLS = 10_000  # formulas (pure Python) takes minutes beyond this many formula cells
+SLOW_ENGINE_MAX_CELLS = 20_000  # formulas (pure Python) takes minutes beyond this many formula cells
 TIMEOUT = 900.0
 HERE = Path(__file__).resolve().parent
 
@@ -76,14 +77,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(n: int, d: int, work: Path, profile: Path | None) -> list[Run]:
-    size, cells = f"{n}x{d}", _formula_cells(n, d)
+    size = f"{n}x{d}"
     book = work / f"bn-{size}.xlsx"
-    runs = [
-        _run(size, cells, "bnsheet build", ["bnsheet", "build", "-o", str(book), "--n", str(n), "--d", str(d),
-                                            "--quiet"]),
-        _run(size, cells, "openpyxl write-only dump", [sys.executable, __file__, "--openpyxl-dump", str(n), str(d),
-                                                        str(work / f"openpyxl-{size}.xlsx")]),
-    ]  # fmt: skip
+    build = _run(
+        size, 0, "bnsheet build", ["bnsheet", "build", "-o", str(book), "--n", str(n), "--d", str(d), "--quiet"]
+    )
+    cells = _formula_cells(book) if book.exists() else 0
+    build.formula_cells = cells
+    dump = [sys.executable, __file__, "--openpyxl-dump", str(n), str(d), str(work / f"openpyxl-{size}.xlsx")]
+    runs = [build, _run(size, cells, "openpyxl write-only dump", dump)]
     from bnsheet import engines
 
     for engine in engines.installed():
@@ -151,12 +153,11 @@ def _warm_libreoffice(work: Path) -> Path | None:
     return work / "profile"
 
 
-def _formula_cells(n: int, d: int) -> int:
-    from bnsheet.graph import load
-    from bnsheet.layout import Layout
-
-    graph, layout = load(), Layout(n, d)
-    return sum(layout.rows(b) * d for b in graph.nodes) + sum(p.formula is not None for p in graph.params)
+def _formula_cells(book: Path) -> int:
+    """The formula cells bnsheet wrote (one <f> element each)."""
+    with zipfile.ZipFile(book) as package:
+        parts = [name for name in package.namelist() if name.startswith("xl/worksheets/sheet")]
+        return sum(package.read(name).count(b"<f>") for name in parts)
 
 
 def _ratios(runs: list[Run]) -> None:
@@ -197,7 +198,29 @@ def _write(runs: list[Run], machine: str, out: Path) -> None:
             f"| {r.size} | {r.formula_cells:,} | {r.task} | {r.seconds:.2f} | "
             f"{r.seconds / r.formula_cells * 1e6:.1f} | {r.peak_mb:.0f} | {r.ratio} |"
         )
+    lines += ["", *_growth(runs)]
     (out / "results.md").write_text(f"{machine}\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _growth(runs: list[Run]) -> list[str]:
+    """Seconds per million more formula cells from each size to the next: flat when time grows
+    linearly (the first size also pays for starting the process)."""
+    sizes = list(dict.fromkeys(r.size for r in runs))
+    steps = list(zip(sizes[:-1], sizes[1:], strict=True))
+    if not steps:
+        return []
+    lines = ["| task | " + " | ".join(f"{a} → {b}" for a, b in steps) + " |", "|---|" + "---:|" * len(steps)]
+    for task in dict.fromkeys(r.task for r in runs):
+        seconds = {r.size: (r.formula_cells, r.seconds) for r in runs if r.task == task and r.seconds}
+        cells = [_slope(seconds.get(a), seconds.get(b)) for a, b in steps]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return ["Growth, in seconds per million more formula cells:", "", *lines]
+
+
+def _slope(first: tuple[int, float] | None, second: tuple[int, float] | None) -> str:
+    if first is None or second is None or second[0] == first[0]:
+        return "—"
+    return f"{(second[1] - first[1]) / (second[0] - first[0]) * 1e6:.1f}"
 
 
 def _machine(before: str, after: str) -> str:

@@ -4,8 +4,8 @@ node, the plots — and writes the .xlsx atomically, with a defined name for eve
 Every formula cell carries a cached value that formualizer computed from the formulas, so readers
 that do not recalculate (pandas, previews) show the numbers: the workbook is written once in
 memory, recalculated, and written again with the values. Applications still recalculate on open.
-Above CACHED_VALUES_UP_TO formula cells the recalculation would cost more than the whole build,
-so large workbooks are written once, without cached values.
+Above CACHED_VALUES_UP_TO formula cells (beyond 512×128) workbooks are written once, without
+cached values, to keep the build's time and memory in proportion.
 Every word on a sheet comes from the template, in the graph's language.
 """
 
@@ -41,7 +41,9 @@ _TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "
 _SERIES_COLOURS = ("BF9000", "5B9BD5", "ED7D31", "70AD47", "7030A0")
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
 _NOTES_RIGHT = 10  # column J: notes above a block are shown up to here
-CACHED_VALUES_UP_TO = 100_000  # formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1 M
+# formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1.1 M. At 512×128 the build with cached
+# values takes 4x the build without, still less than a bare openpyxl dump (benchmarks/scale.py).
+CACHED_VALUES_UP_TO = 1_500_000
 
 
 def write(
@@ -65,12 +67,14 @@ def write(
     book = _Book(graph, inputs, layout, exercise)
     cached = None
     areas = book.formula_areas()
-    if sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
-        draft = io.BytesIO()
-        ooxml.write(draft, book.sheets(None), book.names(), graph.title, compress=False)
-        cached = formualizer_engine.recalculate_bytes(draft.getvalue(), areas)
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
     with tqdm(total=total, unit="cell", disable=not progress, desc="build", leave=False) as bar:
+        if sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
+            bar.set_description("build: cached values (formualizer)")
+            draft = io.BytesIO()
+            ooxml.write(draft, book.sheets(None), book.names(), graph.title, compress=False)
+            cached = formualizer_engine.recalculate_bytes(draft.getvalue(), areas)
+            bar.set_description("build")
         return _save_atomically(path, book.sheets(cached, bar), book.names(), graph.title)
 
 

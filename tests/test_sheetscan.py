@@ -52,11 +52,13 @@ UNUSUAL = [  # sheetData contents it leaves to the hardened parser
 def _book(tmp_path: Path, sheet_data: str, head: str = HEAD, tail: str = TAIL) -> Path:
     """A one-sheet workbook whose sheet XML is exactly ``head + sheet_data + tail``."""
     source = bnsheet.build(tmp_path / "base.xlsx", n=2, d=1)
+    with XlsxFile(source) as book:
+        part = book.sheet_part("x")
     target = tmp_path / "book.xlsx"
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
         for info in zin.infolist():
             data = zin.read(info)
-            if info.filename == "xl/worksheets/sheet2.xml":  # the sheet of x
+            if info.filename == part:
                 data = (head + sheet_data + tail).encode()
             zout.writestr(info, data)
     return target

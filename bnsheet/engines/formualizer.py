@@ -30,11 +30,10 @@ def installed() -> bool:
 
 
 def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
-    import formualizer as fz
 
     try:
         package, shared = _needless_quotes_removed(path)
-        book = fz.load_workbook_bytes(package)
+        book = _load(package)
         for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
             book.sheet(sheet).set_formula(r, c, formula)
         book.evaluate_all()
@@ -45,14 +44,21 @@ def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
 
 def recalculate_bytes(data: bytes, areas: list[Area]) -> dict[Area, np.ndarray]:
     """Like :func:`recalculate`, for a workbook held in memory (the builder's cached values)."""
-    import formualizer as fz
 
     try:
-        book = fz.load_workbook_bytes(data)
+        book = _load(_needless_quotes_removed(data)[0])
         book.evaluate_all()
     except Exception as exc:  # the engine's own exception types vary by version
         raise EngineError(f"formualizer could not evaluate the workbook: {exc}") from None
     return _read(book, areas)
+
+
+def _load(package: bytes) -> Any:
+    """formualizer's workbook of an uncompressed package: its limit on input bytes is meant for
+    the compressed file, so it is raised to this package's size (the other limits stay)."""
+    import formualizer as fz
+
+    return fz.load_workbook_bytes(package, load_limits={"max_input_bytes": len(package)})
 
 
 def _read(book: Any, areas: list[Area]) -> dict[Area, np.ndarray]:
