@@ -194,7 +194,8 @@ def _cell(ref: str, value: Value, style: int) -> str:
 
 
 def _formula_cell(ref: str, s: str, formula: Formula) -> str:
-    f = f"<f>{escape(formula.text[1:])}</f>"
+    text = formula.text[1:]
+    f = f"<f>{escape(text) if '&' in text or '<' in text or '>' in text else text}</f>"
     value = formula.cached
     if value is None:
         return f'<c r="{ref}"{s}>{f}</c>'

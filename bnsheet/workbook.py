@@ -4,8 +4,8 @@ node, the plots — and writes the .xlsx atomically, with a defined name for eve
 Every formula cell carries a cached value that formualizer computed from the formulas, so readers
 that do not recalculate (pandas, previews) show the numbers: the workbook is written once in
 memory, recalculated, and written again with the values. Applications still recalculate on open.
-Above CACHED_VALUES_UP_TO formula cells (beyond 512×128) workbooks are written once, without
-cached values, to keep the build's time and memory in proportion.
+Above CACHED_VALUES_UP_TO formula cells (beyond 128×64) workbooks are written once, without
+cached values, so that a build stays faster than a bare openpyxl dump of the same formulas.
 Every word on a sheet comes from the template, in the graph's language.
 """
 
@@ -41,9 +41,10 @@ _TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "
 _SERIES_COLOURS = ("BF9000", "5B9BD5", "ED7D31", "70AD47", "7030A0")
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
 _NOTES_RIGHT = 10  # column J: notes above a block are shown up to here
-# formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1.1 M. At 512×128 the build with cached
-# values takes 4x the build without, still less than a bare openpyxl dump (benchmarks/scale.py).
-CACHED_VALUES_UP_TO = 1_500_000
+# formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1.1 M. Recalculating for the cached
+# values makes a build about four times slower; beyond 128×64 that is slower than a bare openpyxl
+# dump of the same formulas (benchmarks/scale.py), so larger workbooks go without.
+CACHED_VALUES_UP_TO = 200_000
 
 
 def write(
