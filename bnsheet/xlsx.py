@@ -92,7 +92,7 @@ class Grid:
         """The grid of ``area`` out of a sheet's cells."""
         rows, cols = range(area.top, area.bottom + 1), range(area.left, area.right + 1)
         stored = [[cells.get((r, c)) for c in cols] for r in rows]
-        formulas = [[c.formula[1:] if c is not None and c.formula else None for c in row] for row in stored]
+        formulas = [[_stored_text(c) for c in row] for row in stored]
 
         def value(i: int, j: int) -> CellValue:
             found = stored[i][j]
@@ -100,6 +100,12 @@ class Grid:
 
         cached = any(c is not None and c.has_formula and c.value is not None for row in stored for c in row)
         return cls(area, formulas, value, cached)
+
+
+def _stored_text(cell: Cell | None) -> str | None:
+    """A cell's formula as a Grid holds it: without the ``=``; an array formula as ``{=…}``."""
+    text = cell.formula if cell is not None else None
+    return text[1:] if text is not None and text.startswith("=") else text
 
 
 class _Columns(dict[str, int]):

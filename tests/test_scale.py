@@ -57,3 +57,17 @@ def test_verify_finds_the_same_with_and_without_the_fast_reader(tmp_path, monkey
         assert "a value stands where a formula belongs" in fast.set_index("node").loc["xmu", "detail"]
     else:
         assert set(statuses.values()) == {"ok"}
+
+
+def test_a_block_written_as_one_array_formula_is_one_formula(tmp_path):
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    def change(book):
+        sheet = book["xhat"]
+        for row in range(7, 11):
+            for col in "CDE":
+                sheet[f"{col}{row}"] = None
+        sheet["C7"] = ArrayFormula("C7:E10", "='xmu'!C7:E10*'ivar'!C7:E7")
+
+    report = bnsheet.verify(tamper(bnsheet.build(tmp_path / "w.xlsx", n=4, d=3), change))
+    assert report.table.set_index("node").loc["xhat", "status"] != "not filled"
