@@ -113,6 +113,30 @@ def error_scales(graph: Graph) -> dict[str, str]:
     return {f"plot_{stat}_{name}": name for name in graph.plots.blocks for stat in ("mean", "var")}
 
 
+def count_slack(
+    graph: Graph, expected: dict[str, np.ndarray], tolerance: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """How far each bin count may honestly be off: by the number of values within rounding of the
+    bin's edges, since an engine that rounds an edge or a value differently (Gnumeric computes in
+    long double) may put such a value on the other side. Inputs on a grid of two decimals meet
+    edges like lowest + k·width to the last bit often enough at a few hundred samples. The lowest
+    edge is every column's MIN, which no value falls below in any engine, so it never counts.
+    """
+    edges = expected["plot_edges"]
+    edge_tolerance = np.broadcast_to(tolerance["plot_edges"], edges.shape)
+    slack = {}
+    for name in graph.plots.blocks:
+        values = expected[name]
+        value_tolerance = np.broadcast_to(tolerance[name], values.shape)
+        near = np.abs(values[None, :, :] - edges[:, None, :]) <= edge_tolerance[:, None, :] + value_tolerance[None]
+        ambiguous = near.sum(axis=1).astype(np.float64)  # per edge and column
+        ambiguous[0] = 0.0
+        bins = ambiguous[:-1] + ambiguous[1:]
+        bins[-1] = ambiguous[-2]  # the last bin has no upper edge
+        slack[f"plot_counts_{name}"] = bins
+    return slack
+
+
 def expected(graph: Graph, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What each plot table must hold, from the reference's node values."""
     n = next(iter(values[name] for name in graph.plots.blocks)).shape[0]

@@ -223,7 +223,8 @@ def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | N
     """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise.
 
     A node that is all rounding (dx_diff, staged minus compact dx) names in the template the node
-    whose rounding it shows (``error_scale``), and takes that node's tolerance.
+    whose rounding it shows (``error_scale``), and takes that node's tolerance. A histogram count
+    may be off by the values that lie within rounding of its bin's edges (``plots.count_slack``).
     """
     noise = _noise(inputs, graph)
     tolerance = {}
@@ -238,6 +239,9 @@ def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | N
     for name, measured in plots.error_scales(graph).items():
         if name in tolerance:
             tolerance[name] = np.maximum(tolerance[name], tolerance[measured].max(axis=0, keepdims=True))
+    if "plot_edges" in tolerance:
+        for name, slack in plots.count_slack(graph, expected, tolerance).items():
+            tolerance[name] = np.maximum(tolerance[name], slack)
     return tolerance
 
 

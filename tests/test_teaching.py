@@ -223,3 +223,22 @@ def test_libreoffice_moves_out_dx_and_the_histograms_when_gamma_changes(tmp_path
         np.testing.assert_allclose(got[areas[name]].astype(float), expected[name], rtol=1e-12, atol=1e-14, err_msg=name)
     for name in ("out", "dx", "plot_counts_out"):
         assert not np.array_equal(expected[name][:, 1], before[name][:, 1]), name
+
+
+def test_a_count_may_be_off_only_by_the_values_within_rounding_of_its_edges():
+    graph = load()
+    values = {"x": np.array([[0.0], [1.0], [2.0], [3.0]]), "xhat": np.array([[0.0], [0.5], [1.5], [3.0]])}
+    values["out"] = values["x"] + 0.25
+    expected = values | plots.expected(graph, values)
+    tolerance = {name: np.zeros_like(v) + 1e-12 for name, v in expected.items()} | {
+        name: np.full_like(v, 1e-12) for name, v in values.items()
+    }
+    slack = plots.count_slack(graph, expected, tolerance)
+    # edges k·3.25/8 = 0, 0.40625, 0.8125, …, 3.25: values sit only on the lowest and highest edge,
+    # which bound no count an engine could get wrong, so no count may move
+    assert all(not s.any() for s in slack.values())
+    values["x"][1, 0] = float(expected["plot_edges"][2, 0])  # x now has a value on edge 2
+    expected = values | plots.expected(graph, values)
+    slack = plots.count_slack(graph, expected, tolerance)
+    assert slack["plot_counts_x"][:, 0].tolist() == [0, 1, 1, 0, 0, 0, 0, 0]  # bins 2 and 3 share edge 2
+    assert not slack["plot_counts_xhat"].any()
