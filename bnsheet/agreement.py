@@ -51,7 +51,7 @@ def disagreements(
             continue
         for a, b in combinations(runs, 2):
             got_a, got_b = runs[a][area], runs[b][area]
-            allowed = tolerance[node] + engines.rounding(a, _numbers(got_a)) + engines.rounding(b, _numbers(got_b))
+            allowed = tolerance[node] + engines.rounding(a, numbers(got_a)) + engines.rounding(b, numbers(got_b))
             differs = [(i, j) for i, j in np.ndindex(area.shape) if _differ(got_a[i, j], got_b[i, j], allowed[i, j])]
             if differs:
                 i, j = differs[0]
@@ -69,7 +69,7 @@ def pairwise(runs: dict[str, engines.Values], areas: dict[str, Area], expected: 
         for node, area in areas.items():
             if node not in expected:
                 continue
-            got_a, got_b = _numbers(runs[a][area]), _numbers(runs[b][area])
+            got_a, got_b = numbers(runs[a][area]), numbers(runs[b][area])
             both = np.isfinite(got_a) & np.isfinite(got_b)
             if not both.any():
                 continue
@@ -82,11 +82,11 @@ def pairwise(runs: dict[str, engines.Values], areas: dict[str, Area], expected: 
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
-def _numbers(block: np.ndarray) -> np.ndarray:
+def numbers(block: np.ndarray) -> np.ndarray:
     """An engine's block as floats, NaN where a cell holds no number."""
     out = np.full(block.shape, np.nan)
     for index, value in np.ndenumerate(block):
-        if isinstance(value, float) and not isinstance(value, bool):
+        if isinstance(value, float):
             out[index] = value
     return out
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import engines, safety
+from . import agreement, engines, safety
 from . import exercise as exercise_module
 from .graph import Graph, load
 from .inputs import Inputs
@@ -26,9 +26,8 @@ from .layout import defined_name
 from .refs import Area, references
 from .substitute import has_positions, substitute
 from .verifier import expected_nodes, locate, read_inputs, tolerances
-from .xlsx import Cell, Cells, CellValue, ErrorValue, XlsxFile
+from .xlsx import Cell, CellValue, ErrorValue, XlsxFile
 
-STATUSES = ("correct", "wrong", "empty", "error")
 SHOWN = 5  # wrong cells listed per node
 _NAMED = re.compile(r"(?<![A-Za-z0-9_.!])bn_([A-Za-z0-9_]+)", re.I)
 COLUMNS = ["node", "sheet", "shape", "status", "cells", "wrong_cells", "diagnosis", "wrong"]
@@ -179,7 +178,6 @@ class _Judge:
     def __init__(self, book: XlsxFile, graph: Graph, areas: dict[str, Area]) -> None:
         self.book, self.graph, self.areas = book, graph, areas
         self.rows_of = {area.sheet: area.shape[0] for area in areas.values()}
-        self._cells: dict[str, Cells] = {}
 
     def expect(self, inputs: Inputs) -> None:
         """Take the workbook's inputs: the reference values and tolerances follow from them."""
@@ -191,13 +189,7 @@ class _Judge:
     def positions(self, typed: list[str]) -> list[str]:
         """The sheets of ``typed`` nodes whose formulas take COLUMN or ROW of one cell."""
         sheets = {self.areas[name].sheet for name in typed}
-        return sorted(s for s in sheets if any(has_positions(c.formula or "") for c in self.stored(s).values()))
-
-    def stored(self, sheet: str) -> Cells:
-        """A sheet's cells as the learner left them, read once."""
-        if sheet not in self._cells:
-            self._cells[sheet] = self.book.cells(sheet)
-        return self._cells[sheet]
+        return sorted(s for s in sheets if any(has_positions(c.formula or "") for c in self.book.cells(s).values()))
 
     def ancestors(self, typed: list[str]) -> dict[str, set[str]]:
         """Every node and the blocks it reads, directly or through others: by the graph, and for the
@@ -221,7 +213,7 @@ class _Judge:
             return set()
         formulas = [
             c.formula or ""
-            for (r, col), c in self.stored(area.sheet).items()
+            for (r, col), c in self.book.cells(area.sheet).items()
             if area.top <= r <= area.bottom and area.left <= col <= area.right
         ]
         sheets = {ref.sheet for formula in formulas for ref in references(formula)}
@@ -236,14 +228,14 @@ class _Judge:
             result.status = "error"
             result.note(f"the block {area.absolute()} should be {expected.shape[0]}x{expected.shape[1]}")
             return result
-        stored = self.stored(area.sheet)
+        stored = self.book.cells(area.sheet)
         grid = [[stored.get((area.top + i, area.left + j)) for j in range(area.shape[1])] for i in range(area.shape[0])]
         typed = [(i, j, c) for i, row in enumerate(grid) for j, c in enumerate(row) if _typed(c)]
         if not typed:
             result.status = "empty"
             result.note(f"nothing typed in {_span(area)}")
             return result
-        numbers = np.array([[v if isinstance(v, float) else np.nan for v in row] for row in got], dtype=np.float64)
+        numbers = agreement.numbers(got)
         right = np.abs(numbers - expected) <= tolerance
         if not _errors(result, area, grid, got):
             _wrong_cells(result, area, grid, got, expected, right)
@@ -299,7 +291,7 @@ class _Judge:
 
 
 def _typed(cell: Cell | None) -> bool:
-    return cell is not None and (cell.r1c1 is not None or cell.value not in (None, ""))
+    return cell is not None and (cell.has_formula or cell.value not in (None, ""))
 
 
 def _errors(result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: np.ndarray) -> bool:
@@ -328,7 +320,7 @@ def _cell_value(value: object) -> CellValue:
 
 
 def _has_formula(cell: Cell | None) -> bool:
-    return cell is not None and cell.r1c1 is not None
+    return cell is not None and cell.has_formula
 
 
 def _wrong_cells(result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: np.ndarray,

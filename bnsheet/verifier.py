@@ -220,13 +220,14 @@ def expected_nodes(inputs: Inputs, graph: Graph | None = None) -> dict[str, np.n
 
 
 def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | None = None) -> dict[str, np.ndarray]:
-    """Per cell: RTOL of the node's largest magnitude plus NOISE_FACTOR times its rounding noise.
+    """Per cell of ``expected`` (``expected_nodes(inputs, graph)``): RTOL of the node's largest
+    magnitude plus NOISE_FACTOR times its rounding noise.
 
     A node that is all rounding (dx_diff, staged minus compact dx) names in the template the node
     whose rounding it shows (``error_scale``), and takes that node's tolerance. A histogram count
     may be off by the values that lie within rounding of its bin's edges (``plots.count_slack``).
     """
-    noise = _noise(inputs, graph)
+    noise = _noise(inputs, expected, graph)
     tolerance = {}
     for name, value in expected.items():
         scale = float(np.max(np.abs(value))) if value.size else 0.0
@@ -245,15 +246,15 @@ def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | N
     return tolerance
 
 
-def _noise(inputs: Inputs, graph: Graph | None, trials: int = 4) -> dict[str, np.ndarray]:
+def _noise(inputs: Inputs, base: dict[str, np.ndarray], graph: Graph | None, trials: int = 4) -> dict[str, np.ndarray]:
     """How far each cell moves when every input is nudged by a few units in the last place.
 
     Engines round in a different order than NumPy (sums, powers); where a node cancels (x minus
     its mean in a constant column), those last bits are all there is. Nudging the inputs shows,
-    cell by cell, how much such rounding can move the result.
+    cell by cell, how much such rounding can move the result. ``base`` is the reference at the
+    inputs themselves, ``expected_nodes(inputs, graph)``.
     """
     rng = np.random.default_rng(12345)
-    base = expected_nodes(inputs, graph)
     noise = {name: np.zeros_like(value) for name, value in base.items()}
 
     def nudge(value: np.ndarray) -> np.ndarray:
