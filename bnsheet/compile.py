@@ -13,7 +13,7 @@ import re
 
 from .graph import PLACEHOLDER, Block, Graph
 from .layout import BLOCK_TOP, Layout, defined_name
-from .refs import col_letter, quote_sheet
+from .refs import quote_sheet
 
 
 def cell_pattern(node: Block, graph: Graph, layout: Layout) -> str:
@@ -47,11 +47,6 @@ def cell_pattern(node: Block, graph: Graph, layout: Layout) -> str:
         last = match.end()
     pieces.append(_escape(node.formula[last:]))
     return "=" + "".join(pieces)
-
-
-def cell_formula(pattern: str, row: int, col: int) -> str:
-    """Fill a cell pattern at one cell: ``cell_formula("='x'!{c}{r}", 7, 3) == "='x'!C7"``."""
-    return pattern.format(c=col_letter(col), r=row)
 
 
 def param_formula(text: str) -> str:

@@ -187,8 +187,6 @@ def _cell(ref: str, value: Value, style: int) -> str:
     if isinstance(value, Formula):
         return _formula_cell(ref, s, value)
     if isinstance(value, str):
-        if value.startswith("="):
-            return f'<c r="{ref}"{s}><f>{escape(value[1:])}</f></c>'
         return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
     return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
 
@@ -243,9 +241,8 @@ def _content_types(count: int, drawings: int = 0, charts: int = 0) -> str:
 
 def _rels(targets: list[tuple[str, str]]) -> str:
     """A part's relationships: (type, target) as rId1, rId2, …"""
-    base = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     listed = "".join(
-        f'<Relationship Id="rId{i}" Type="{base}/{kind}" Target="{target}"/>'
+        f'<Relationship Id="rId{i}" Type="{_REL}/{kind}" Target="{target}"/>'
         for i, (kind, target) in enumerate(targets, start=1)
     )
     head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -372,14 +369,13 @@ def _workbook(sheets: list[Sheet], names: dict[str, str]) -> str:
 
 
 def _workbook_rels(count: int) -> str:
-    base = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     sheets = "".join(
-        f'<Relationship Id="rId{i}" Type="{base}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
         for i in range(1, count + 1)
     )
     return (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">{sheets}'
-        f'<Relationship Id="rId{count + 1}" Type="{base}/styles" Target="styles.xml"/></Relationships>'
+        f'<Relationship Id="rId{count + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'
     )
 
 

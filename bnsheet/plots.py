@@ -52,10 +52,6 @@ class PlotsLayout:
     def block(self, name: str) -> PlotBlock:
         return next(b for b in self.blocks if b.name == name)
 
-    @property
-    def bottom(self) -> int:
-        return max(b.area.bottom for b in self.blocks)
-
 
 def names(graph: Graph) -> list[str]:
     """The plot tables' names, without the ``bn_`` prefix, in sheet order."""

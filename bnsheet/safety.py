@@ -53,14 +53,14 @@ _MACRO_PARTS = {
     "xl/connections.xml": "data connections",
     "xl/querytables/": "query tables that fetch data",
 }
+_EXTERNAL = re.compile(rb"\[\d+\]|\[[^\]\[<>]*\.xl\w*\]")  # [1]Sheet!A1, [book.xlsx]Sheet!A1
 _OUTSIDE = re.compile(
     rb"(?i)(?<![\w.])(?:_xlfn\.|_xludf\.|_xlws\.)?("
     + b"|".join(re.escape(name.encode()) for name in OUTSIDE_FUNCTIONS)
-    + rb")\s*\("
-    rb"|\[\d+\]|\[[^\]\[<>]*\.xl\w*\]"
+    + rb")\s*\(|"
+    + _EXTERNAL.pattern
 )
 _OUTSIDE_NAMES = frozenset(name.encode() for name in OUTSIDE_FUNCTIONS)
-_EXTERNAL = re.compile(rb"\[\d+\]|\[[^\]\[<>]*\.xl\w*\]")
 _OPEN = re.compile(rb"\(")
 _NAME_BEFORE = re.compile(rb"([A-Za-z_][\w.]*)\Z")
 _FORMULA = re.compile(

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from . import exercise as exercise_module
 from . import ooxml, plots
-from .compile import cell_pattern
+from .compile import cell_pattern, param_formula
 from .engines import Values
 from .engines import formualizer as formualizer_engine
 from .errors import WorkbookError
@@ -178,7 +178,7 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
             area = layout.param_area(graph, param.name)
             value: ooxml.Value = values.get(param.name, param.value)
             if param.formula:
-                value = _formula("=" + param.formula, cached, area, 0, 0)
+                value = _formula(param_formula(param.formula), cached, area, 0, 0)
             style = "forward" if param.formula else "param"
             yield area.top, [(LABEL_COL, param.name, "label"), (BLOCK_LEFT, value, style),
                              (BLOCK_LEFT + 1, param.text, "note")]  # fmt: skip

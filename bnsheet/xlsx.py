@@ -190,10 +190,7 @@ class XlsxFile:
     def _plain_cells(self, sheet: str) -> dict[str, sheetscan.Record] | None:
         """The sheet's cells by address if its XML has the plain shape (sheetscan), else None."""
         if sheet not in self._plain:
-            part = self._sheet_parts.get(sheet)
-            if part is None:
-                raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
-            self._plain[sheet] = sheetscan.scan(self._read(part))
+            self._plain[sheet] = sheetscan.scan(self._read(self.sheet_part(sheet)))
         return self._plain[sheet]
 
     def _read_cells(self, sheet: str) -> Cells:

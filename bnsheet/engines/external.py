@@ -106,7 +106,7 @@ def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) ->
 @contextmanager
 def recalculated(
     path: Path, *, name: str, command: Callable[[Workspace, Path], Sequence[str]],
-    setup: Callable[[Workspace], None] | None = None, timeout: float | None = None,
+    setup: Callable[[Workspace], None] | None = None,
 ) -> Iterator[Path]:  # fmt: skip
     """The .xlsx an application saves after recalculating a copy of ``path``; gone after the block.
 
@@ -119,7 +119,7 @@ def recalculated(
         out.mkdir()
         if setup is not None:
             setup(ws)
-        run(command(ws, out), name=name, cwd=ws.folder, timeout=timeout)
+        run(command(ws, out), name=name, cwd=ws.folder)
         saved = out / (ws.source.stem + ".xlsx")
         if not saved.exists():
             raise EngineError(f"{name} did not save a recalculated copy of {path}")
