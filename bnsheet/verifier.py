@@ -8,7 +8,7 @@ never trusted.
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +52,7 @@ def verify(
         sheets = list(dict.fromkeys(area.sheet for area in areas.values()))
         checked = [*graph.nodes, *map(param_block, plots.names(graph))]
         bar.reset(total=len(sheets) + len(names) + len(checked))
-        runs, grids = _recalculate_while_reading(book, names, Path(path), list(areas.values()), sheets, bar)
+        runs, grids, faults = _recalculate_while_reading(book, names, Path(path), list(areas.values()), sheets, bar)
         values = runs[names[0]]
         inputs = read_inputs(book, graph, areas, values)
         expected = expected_nodes(inputs, graph)
@@ -69,7 +69,9 @@ def verify(
                 continue
             for name in names:
                 allowed = tolerance[block.name] + engines.rounding(name, expected[block.name])
-                results[name].append(_check_block(block, grids[area], runs[name][area], expected[block.name], allowed))
+                results[name].append(
+                    _check_block(block, area, runs[name][area], expected[block.name], allowed, faults[area])
+                )
             stale.check(grids[area], values[area], tolerance[block.name])
         for name in names:
             results[name].extend(_check_params(graph, located, book, runs[name], inputs))
@@ -87,24 +89,31 @@ def verify(
 
 def _recalculate_while_reading(
     book: XlsxFile, names: list[str], path: Path, areas: list[Area], sheets: list[str], bar: tqdm
-) -> tuple[dict[str, engines.Values], dict[Area, Grid]]:
-    """Each engine's values, and the stored cells of each area, read meanwhile in another thread
-    (an engine in native code or in another process lets Python go on). The engines run in this
-    thread, so that Ctrl-C reaches them and they stop their applications."""
+) -> tuple[dict[str, engines.Values], dict[Area, Grid], dict[Area, Fault | None]]:
+    """Each engine's values, and the stored cells of each area with what is wrong with its
+    formulas, read meanwhile in another thread. Reading starts when the first engine computes
+    outside Python (engines.recalculate), so that the two do not take turns at Python. The engines
+    run in this thread, so that Ctrl-C reaches them and they stop their applications."""
 
-    def read() -> dict[Area, Grid]:
+    def read() -> tuple[dict[Area, Grid], dict[Area, Fault | None]]:
         grids: dict[Area, Grid] = {}
         for sheet in sheets:
             grids |= {area: book.grid(area) for area in areas if area.sheet == sheet}
             bar.update()
-        return grids
+        return grids, {area: formula_fault(grid) for area, grid in grids.items()}
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(read)
+        reading: list[Future[tuple[dict[Area, Grid], dict[Area, Fault | None]]]] = []
+
+        def computing() -> None:
+            if not reading:
+                reading.append(pool.submit(read))
+
         bar.set_description(f"read, recalculate ({', '.join(names)})")
-        runs = {name: engines.recalculate(name, path, areas) for name in names}
+        runs = {name: engines.recalculate(name, path, areas, computing) for name in names}
         bar.update(len(names))
-        return runs, reading.result()
+        computing()
+        return runs, *reading[0].result()
 
 
 class StaleCaches:
@@ -268,8 +277,10 @@ def _noise(inputs: Inputs, base: dict[str, np.ndarray], graph: Graph | None, tri
     return noise
 
 
-def _check_block(block: Block, grid: Grid, got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray) -> NodeResult:
-    area = grid.area
+def _check_block(
+    block: Block, area: Area, got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray, fault: Fault | None
+) -> NodeResult:
+    """The block's values against the reference, and ``fault``, what is wrong with its formulas."""
     result = NodeResult.start(block.name, area, expected)
     if area.shape != expected.shape:
         return result.fail(
@@ -297,31 +308,35 @@ def _check_block(block: Block, grid: Grid, got: np.ndarray, expected: np.ndarray
                 "mismatch", area.address(i, j), float(expected[i, j]), float(numbers[i, j]),
                 f"{len(bad)} of {expected.size} cells differ from the reference",
             )  # fmt: skip
-    _check_formulas(result, grid)
+    if fault is not None:
+        result.fail(*fault)
     return result
 
 
-def _check_formulas(result: NodeResult, grid: Grid) -> None:
-    """Every cell must hold a formula, and all must be the block's one formula, filled."""
+# A problem with a block's formulas, as NodeResult.fail takes it: status, cell, expected, got, detail.
+Fault = tuple[str, str, object, object, str]
+
+
+def formula_fault(grid: Grid) -> Fault | None:
+    """Every cell must hold a formula, and all must be the block's one formula, filled; None if so."""
     area, formulas = grid.area, grid.formulas
     if not all(text is not None for row in formulas for text in row):
         i, j = next((i, j) for i, row in enumerate(formulas) for j, text in enumerate(row) if text is None)
-        result.fail(
-            "constant", area.address(i, j), "a formula", grid.value(i, j), "a value stands where a formula belongs"
-        )
-        return
+        return "constant", area.address(i, j), "a formula", grid.value(i, j), "a value stands where a formula belongs"
     if _one_formula_filled(area, formulas):  # type: ignore[arg-type]  # no None left
-        return
+        return None
     forms = {(i, j): _form(text, area.top + i, area.left + j) for i, row in enumerate(formulas)
              for j, text in enumerate(row) if text is not None}  # fmt: skip
     block_form = Counter(forms.values()).most_common(1)[0][0]
     odd = [(i, j) for (i, j), form in forms.items() if form != block_form]
     i, j = odd[0]
-    result.fail(
-        "not filled", area.address(i, j), _shown(from_r1c1(block_form, area.top + i, area.left + j)),
+    return (
+        "not filled",
+        area.address(i, j),
+        _shown(from_r1c1(block_form, area.top + i, area.left + j)),
         _shown(formulas[i][j] or ""),
         f"{len(odd)} cell(s) differ from the block's formula; it is not one formula filled over the block",
-    )  # fmt: skip
+    )
 
 
 def _one_formula_filled(area: Area, formulas: list[list[str]]) -> bool:
@@ -390,8 +405,8 @@ def _check_params(
             )
             continue
         expected = np.array([[known[param.name]]])
-        results.append(_check_block(param_block(param.name), book.grid(area), values[area],
-                                    expected, np.zeros((1, 1)) + 1e-300))  # fmt: skip
+        results.append(_check_block(param_block(param.name), area, values[area], expected,
+                                    np.zeros((1, 1)) + 1e-300, formula_fault(book.grid(area))))  # fmt: skip
     return results
 
 

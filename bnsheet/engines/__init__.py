@@ -2,14 +2,17 @@
 
 An engine never trusts the values cached in the file; it recalculates every formula itself.
 Each engine module has ``NAME``, ``installed() -> bool`` and
-``recalculate(path, areas) -> dict[Area, numpy object array of CellValue]``; one that stores
-its results with fewer digits than a double also says ``SIGNIFICANT_DIGITS``.
+``recalculate(path, areas, computing) -> dict[Area, numpy object array of CellValue]``, which
+calls ``computing()`` once, when what is left of its work runs outside Python (in an application's
+process, or in formualizer's native code once it has loaded the file), so that a caller can go on
+with its own work in another thread meanwhile; one that stores its results with fewer digits than
+a double also says ``SIGNIFICANT_DIGITS``.
 The spreadsheet applications (libreoffice, gnumeric) run as processes through ``external``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -64,9 +67,10 @@ def require(name: str) -> ModuleType:
     return module
 
 
-def recalculate(name: str, path: Path, areas: Sequence[Area]) -> Values:
-    """Recalculate ``path`` with engine ``name`` and return the values of ``areas``."""
-    values: Values = require(name).recalculate(path, list(areas))
+def recalculate(name: str, path: Path, areas: Sequence[Area], computing: Callable[[], None] = lambda: None) -> Values:
+    """Recalculate ``path`` with engine ``name`` and return the values of ``areas``; ``computing``
+    is called when the engine's work leaves Python free (see above)."""
+    values: Values = require(name).recalculate(path, list(areas), computing)
     return values
 
 

@@ -6,6 +6,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,14 @@ def installed() -> bool:
     return find_spec("formualizer") is not None
 
 
-def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
-
+def recalculate(path: Path, areas: list[Area], computing: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
+    """Loading the file holds Python; evaluating does not: ``computing`` is called in between."""
     try:
         package, shared = _needless_quotes_removed(path)
         book = _load(package)
         for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
             book.sheet(sheet).set_formula(r, c, formula)
+        computing()
         book.evaluate_all()
     except Exception as exc:  # the engine's own exception types vary by version
         raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None

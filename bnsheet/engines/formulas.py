@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -21,9 +22,11 @@ def installed() -> bool:
     return find_spec("formulas") is not None
 
 
-def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
+def recalculate(path: Path, areas: list[Area], computing: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
+    """formulas computes in Python all along: ``computing`` is called at once."""
     import formulas
 
+    computing()
     try:
         # formulas draws its own progress bar; openpyxl, under it, warns about files saved without
         # a default style (Gnumeric's), which says nothing about the formulas.

@@ -4,6 +4,7 @@ before saving a copy as .xlsx."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,8 @@ def installed() -> bool:
     return shutil.which(PROGRAM) is not None
 
 
-def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
-    with external.recalculated(path, name=NAME, command=_command) as saved:
+def recalculate(path: Path, areas: list[Area], computing: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
+    with external.recalculated(path, name=NAME, command=_command, computing=computing) as saved:
         return external.stored_values(saved, areas)
 
 

@@ -9,6 +9,7 @@ Two verifies at once each have their own profile, so they never wait for or talk
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,8 @@ def installed() -> bool:
     return shutil.which(PROGRAM) is not None
 
 
-def recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
-    with external.recalculated(path, name=NAME, command=_command, setup=_private_profile) as saved:
+def recalculate(path: Path, areas: list[Area], computing: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
+    with external.recalculated(path, name=NAME, command=_command, computing=computing, setup=_private_profile) as saved:
         return external.stored_values(saved, areas)
 
 
