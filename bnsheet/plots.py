@@ -93,11 +93,12 @@ def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
     )  # fmt: skip
     for name, column in sources.items():
         row += 2
-        # values at or above this bin's lower edge, minus those at or above the next one (none
-        # are taken off for the last bin, which so keeps the highest value)
+        # values below this bin's upper edge, minus those below its lower edge; the last bin has
+        # no upper edge and the first no lower one, so the highest and lowest values always count
         add(
             f"plot_counts_{name}", graph.word("counts", name=name),
-            f"=SUMPRODUCT(({column}>={{c}}{{e0}})*1)-($B{{r}}<{bins})*SUMPRODUCT(({column}>={{c}}{{e1}})*1)",
+            f'=IF($B{{r}}={bins},COUNT({column}),COUNTIF({column},"<"&{{c}}{{e1}}))'
+            f'-IF($B{{r}}=1,0,COUNTIF({column},"<"&{{c}}{{e0}}))',
             rows=bins, edge_offset=edges.area.top - row, labels=tuple(float(k) for k in range(1, bins + 1)),
         )  # fmt: skip
     return PlotsLayout(tuple(blocks))

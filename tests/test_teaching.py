@@ -161,8 +161,9 @@ def test_a_wrong_parameter_formula_is_caught(built):
 
 
 def test_the_formulas_engine_reads_a_double_minus_array_as_zero(tmp_path):
-    """formulas (1.3) gives 0 for SUMPRODUCT(--(range>=v)); the plots sheet writes (range>=v)*1,
-    which every engine agrees on. When this fails, formulas has fixed the fault."""
+    """formulas (1.3) gives 0 for SUMPRODUCT(--(range>=v)), a common way to count; (range>=v)*1
+    gives 3, as every other engine does for both. bnsheet's formulas use neither (the plots sheet
+    counts with COUNTIF). When this fails, formulas has fixed the fault."""
     import formulas
 
     book = openpyxl.Workbook()
