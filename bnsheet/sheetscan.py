@@ -10,15 +10,18 @@ the part with the hardened parser instead. What it does read, it reads exactly a
 
 from __future__ import annotations
 
+import functools
 import re
+from itertools import compress
+from operator import itemgetter
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-# A cell as found: column letters, row digits, formula text (without "="; None for none), the type
-# attribute ("n" when absent) and the value's text (None for none).
-Record = tuple[str, str, str | None, str, str | None]
+# A cell as found: address, column letters, row digits, type attribute, formula text (without
+# "="), value text and inline string text; "" for any that is absent.
+Found = tuple[str, str, str, str, str, str, str]
 
 _CELL = (
     r'<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"(?: s="[0-9]{1,5}")?(?: t="([a-zA-Z]{1,9})")?'
@@ -45,14 +48,87 @@ class _Unusual(Exception):
     """The part is not of the plain shape; the hardened parser must read it."""
 
 
-def scan(data: bytes) -> dict[str, Record] | None:
-    """The cells of a worksheet part by address, or None if it is not of the plain shape.
+class PlainCells:
+    """The cells of a plain sheet in document order. A block whose rows lie one after another in
+    the sheet is read as a few slices (:meth:`rows`) rather than a lookup per cell.
+
+    Where one address appears twice, the parser keeps the last; so does :meth:`position`, and
+    :meth:`rows` answers None rather than take the first.
+    """
+
+    def __init__(self, found: list[Found]) -> None:
+        self.found = found
+        self.letters = list(map(itemgetter(1), found))
+        self.digits = list(map(itemgetter(2), found))
+        self.formulas = list(map(itemgetter(4), found))  # "" for none
+        self._at: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def position(self, ref: str) -> int | None:
+        """Where the cell at ``ref`` (``"C7"``) is, or None for no such cell."""
+        if self._at is None:
+            self._at = {cell[0]: p for p, cell in enumerate(self.found)}
+        return self._at.get(ref)
+
+    def rows(self, top: int, bottom: int, letters: list[str]) -> list[int] | None:
+        """Where each of rows ``top``..``bottom`` has its cells in columns ``letters`` one after
+        another (the first one's position per row), or None if the sheet does not hold them so."""
+        if not letters or not self._unique:
+            return None
+        width, starts, cursor = len(letters), [], 0
+        for row in range(top, bottom + 1):
+            digits = str(row)
+            try:
+                start = self.letters.index(letters[0], self.digits.index(digits, cursor))
+            except ValueError:
+                return None
+            end = start + width
+            if self.letters[start:end] != letters or self.digits[start:end] != [digits] * width:
+                return None
+            starts.append(start)
+            cursor = end
+        return starts
+
+    @functools.cached_property
+    def _unique(self) -> bool:
+        """Whether no address appears twice."""
+        return len(set(map(itemgetter(0), self.found))) == len(self.found)
+
+    @functools.cached_property
+    def caches(self) -> bool:
+        """Whether any formula cell stores a value (its cached result)."""
+        with_formula = list(compress(self.found, self.formulas))
+        if not (any(map(itemgetter(5), with_formula)) or any(map(itemgetter(6), with_formula))):
+            return False
+        return any(value or (kind == "inlineStr" and inline) for _, _, _, kind, _, value, inline in with_formula)
+
+    def formula(self, position: int) -> str | None:
+        return self.formulas[position] or None
+
+    def kind(self, position: int) -> str:
+        return self.found[position][3] or "n"
+
+    def value(self, position: int) -> str | None:
+        """The value's text; an inline string's for a cell of type inlineStr without a value."""
+        _, _, _, kind, _, value, inline = self.found[position]
+        if not value and kind == "inlineStr":
+            value = inline
+        return value or None
+
+
+def scan(data: bytes) -> PlainCells | None:
+    """The cells of a worksheet part, or None if it is not of the plain shape.
 
     >>> part = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxml'
     ...         b'formats.org/spreadsheetml/2006/main"><sheetData><row r="7"><c r="C7" s="4"><v>0.5</v>'
     ...         b'</c><c r="D7"><f>C7*2&amp;""</f></c></row></sheetData></worksheet>')
-    >>> scan(part)
-    {'C7': ('C', '7', None, 'n', '0.5'), 'D7': ('D', '7', 'C7*2&""', 'n', None)}
+    >>> cells = scan(part)
+    >>> [(cells.formula(p), cells.kind(p), cells.value(p)) for p in range(len(cells))]
+    [(None, 'n', '0.5'), ('C7*2&""', 'n', None)]
+    >>> cells.rows(7, 7, ["C", "D"]), cells.position("D7")
+    ([0], 1)
     >>> scan(part.replace(b"<f>", b'<f t="shared" si="0">')) is None
     True
     """
@@ -79,17 +155,13 @@ def scan(data: bytes) -> dict[str, Record] | None:
         return None  # something else between the rows or cells: whitespace, comments, other elements
     if any(f"xmlns:{prefix}=" not in text[:start] for prefix in set(_ROW_PREFIXES.findall(region))):
         return None  # a prefix the parser would find undeclared
-    cells = _CELLS.findall(region)
+    found = _CELLS.findall(region)
     if "&" in region or "<f " in region or any(edge in region for edge in _UNTRIMMED):
         try:
-            return {cell[0]: _record(*cell[1:]) for cell in cells}
+            found = [_unescaped(*cell) for cell in found]
         except _Unusual:
             return None
-    return {
-        ref: (letters, digits, formula or None, kind or "n",
-              (inline if not value and kind == "inlineStr" else value) or None)
-        for ref, letters, digits, kind, formula, value, inline in cells
-    }  # fmt: skip
+    return PlainCells(found)
 
 
 def _safe_skeleton(skeleton: str) -> bool:
@@ -101,12 +173,10 @@ def _safe_skeleton(skeleton: str) -> bool:
     return True
 
 
-def _record(letters: str, digits: str, kind: str, formula: str, value: str, inline: str) -> Record:
-    """One cell, with entities replaced and the formula text trimmed as the parser's reader does."""
+def _unescaped(ref: str, letters: str, digits: str, kind: str, formula: str, value: str, inline: str) -> Found:
+    """One cell with entities replaced and the formula text trimmed as the parser's reader does."""
     formula = _unescape(formula).strip().removeprefix("=")
-    if not value and kind == "inlineStr":
-        value = inline
-    return (letters, digits, formula or None, kind or "n", _unescape(value) or None)
+    return (ref, letters, digits, kind, formula, _unescape(value), _unescape(inline))
 
 
 def _unescape(text: str) -> str:

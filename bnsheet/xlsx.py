@@ -146,7 +146,7 @@ class XlsxFile:
         self._read_workbook()
         self._strings: list[str] | None = None
         self._cells: dict[str, Cells] = {}
-        self._plain: dict[str, dict[str, sheetscan.Record] | None] = {}
+        self._plain: dict[str, sheetscan.PlainCells | None] = {}
 
     def close(self) -> None:
         self._zip.close()
@@ -170,25 +170,38 @@ class XlsxFile:
         return self._cells[sheet]
 
     def grid(self, area: Area) -> Grid:
-        """The stored cells of ``area``; a sheet of the plain shape is read without a Cell per cell."""
+        """The stored cells of ``area``; a sheet of the plain shape is read without a Cell per cell,
+        and a block whose rows lie one after another in it, a slice per row."""
         plain = self._plain_cells(area.sheet)
         if plain is None:
             return Grid.of(area, self.cells(area.sheet))
         letters = [col_letter(c) for c in range(area.left, area.right + 1)]
-        found = [
-            [plain.get(column + digits) for column in letters] for digits in map(str, range(area.top, area.bottom + 1))
-        ]
+        starts = plain.rows(area.top, area.bottom, letters)
+        if starts is not None:
+            width = len(letters)
+            positions: list[list[int | None]] = [list(range(start, start + width)) for start in starts]
+            texts = plain.formulas
+            formulas = [[text or None for text in texts[start : start + width]] for start in starts]
+        else:
+            rows = range(area.top, area.bottom + 1)
+            positions = [[plain.position(column + str(row)) for column in letters] for row in rows]
+            formulas = [[plain.formula(p) if p is not None else None for p in row] for row in positions]
         value_of = self._value_of
 
         def value(i: int, j: int) -> CellValue:
-            record = found[i][j]
-            return value_of(record[3], record[4]) if record is not None else None
+            p = positions[i][j]
+            return value_of(plain.kind(p), plain.value(p)) if p is not None else None
 
-        cached = any(r is not None and r[2] is not None and r[4] is not None for row in found for r in row)
-        return Grid(area, [[r[2] if r is not None else None for r in row] for row in found], value, cached)
+        cached = plain.caches and any(
+            formulas[i][j] is not None and plain.value(p) is not None
+            for i, row in enumerate(positions)
+            for j, p in enumerate(row)
+            if p is not None
+        )
+        return Grid(area, formulas, value, cached)
 
-    def _plain_cells(self, sheet: str) -> dict[str, sheetscan.Record] | None:
-        """The sheet's cells by address if its XML has the plain shape (sheetscan), else None."""
+    def _plain_cells(self, sheet: str) -> sheetscan.PlainCells | None:
+        """The sheet's cells if its XML has the plain shape (sheetscan), else None."""
         if sheet not in self._plain:
             self._plain[sheet] = sheetscan.scan(self._read(self.sheet_part(sheet)))
         return self._plain[sheet]
@@ -198,10 +211,14 @@ class XlsxFile:
         if plain is not None:
             value_of, columns = self._value_of, _COLUMNS
             return {
-                (row := int(digits), col := columns[letters]): Cell(
-                    row, col, None, value_of(kind, value), "=" + formula if formula else None
+                (row := int(plain.digits[p]), col := columns[plain.letters[p]]): Cell(
+                    row,
+                    col,
+                    None,
+                    value_of(plain.kind(p), plain.value(p)),
+                    "=" + text if (text := plain.formulas[p]) else None,
                 )
-                for letters, digits, formula, kind, value in plain.values()
+                for p in range(len(plain))
             }
         part = self._sheet_parts[sheet]
         cells: Cells = {}

@@ -133,3 +133,36 @@ def test_filled_agrees_with_from_r1c1():
     for form in forms:
         for rows, cols in blocks:
             assert filled(form, rows, cols) == [[from_r1c1(form, r, c) for c in cols] for r in rows], (form, rows, cols)
+
+
+def _c(ref: str, formula: str) -> str:
+    return f'<c r="{ref}"><f>{formula}</f><v>{len(ref)}.5</v></c>'
+
+
+BLOCKS = {  # a 2x2 block at B1:C2, stored in ways a block of rows one after another is not
+    "in order": f'<row r="1">{_c("A1", "1")}{_c("B1", "A1")}{_c("C1", "B1")}</row>'
+    f'<row r="2">{_c("B2", "A2")}{_c("C2", "B2")}{_c("D2", "9")}</row>',
+    "rows swapped": f'<row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row><row r="1">{_c("B1", "A1")}{_c("C1", "B1")}</row>',
+    "cells swapped": f'<row r="1">{_c("C1", "B1")}{_c("B1", "A1")}</row><row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row>',
+    "a gap": f'<row r="1">{_c("B1", "A1")}</row><row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row>',
+    "an address twice": f'<row r="1">{_c("B1", "A1")}{_c("C1", "B1")}</row><row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row>'
+    f'<row r="3">{_c("B1", "A9")}</row>',
+}
+
+
+@pytest.mark.parametrize("sheet_data", BLOCKS.values(), ids=BLOCKS.keys())
+def test_a_block_reads_the_same_as_with_the_parser_however_it_is_stored(tmp_path, monkeypatch, sheet_data):
+    from bnsheet.refs import Area
+
+    path, area = _book(tmp_path, sheet_data), Area("x", 1, 2, 2, 3)
+    assert sheetscan.scan((HEAD + sheet_data + TAIL).encode()) is not None
+
+    def grid(fast: bool) -> tuple[object, ...]:
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(sheetscan, "scan", lambda data: None)
+            with XlsxFile(path) as book:
+                found = book.grid(area)
+                return found.formulas, [[found.value(i, j) for j in range(2)] for i in range(2)], found.cached
+
+    assert grid(True) == grid(False)
