@@ -1,7 +1,9 @@
 """How bnsheet scales, beside the tools a user would otherwise reach for: one run, one machine.
 
-For the staged workbook at several sizes, each task runs as its own process (so its peak memory is
-its own, read with wait4) and is timed from start to exit:
+For the staged workbook at several sizes, each task runs as its own process group and is timed
+from start to exit; its peak memory is what all its processes hold together at the worst moment
+(bnsheet verify reads the file in a second process, LibreOffice runs soffice.bin under soffice),
+sampled every 20 ms, and never less than the largest single process's peak that wait4 reports:
 
 - ``bnsheet build``, and a bare openpyxl write-only dump of the same formulas and inputs;
 - ``bnsheet verify`` with each installed engine (end to end: read, recalculate, reference, compare);
@@ -109,14 +111,16 @@ def _measure(n: int, d: int, work: Path, profile: Path | None) -> list[Run]:
 
 
 def _run(size: str, cells: int, task: str, command: list[str]) -> Run:
-    """Time ``command`` from start to exit; its peak resident memory (with its children's) from wait4."""
+    """Time ``command`` from start to exit, and find its peak resident memory (see above)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = start + TIMEOUT
+    together = 0
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
+        together = max(together, _session_rss(process.pid))
         if time.perf_counter() > deadline:
             process.kill()
             os.wait4(process.pid, 0)
@@ -125,13 +129,28 @@ def _run(size: str, cells: int, task: str, command: list[str]) -> Run:
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     error = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
-    peak = usage.ru_maxrss / 1024
+    peak = max(usage.ru_maxrss, together) / 1024
     if process.returncode == 1 and task.startswith("bnsheet verify"):  # it ran to the end; a node differs
         return Run(size, cells, task, seconds, peak, "exit 1: some node did not match")
     if process.returncode != 0:
         last = error.splitlines()[-1] if error else ""
         return Run(size, cells, task, None, None, f"failed: exit {process.returncode} {last}"[:120])
     return Run(size, cells, task, seconds, peak)
+
+
+def _session_rss(session: int) -> int:
+    """Resident memory in KB of every process in ``session`` together, from /proc (0 elsewhere)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            status = (stat.parent / "status").read_text() if int(fields[3]) == session else ""
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def _soffice(profile: Path, book: Path, outdir: Path) -> list[str]:

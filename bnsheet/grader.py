@@ -25,7 +25,7 @@ from .inputs import Inputs
 from .layout import defined_name
 from .refs import Area, references
 from .substitute import has_positions, substitute
-from .verifier import expected_nodes, locate, read_inputs, tolerances
+from .verifier import expected_nodes, locate, read_inputs, stored_inputs, tolerances
 from .xlsx import Cell, CellValue, ErrorValue, XlsxFile
 
 SHOWN = 5  # wrong cells listed per node
@@ -112,7 +112,7 @@ def grade(path: str | Path, engine: str | None = None, graph: Graph | None = Non
         with tempfile.TemporaryDirectory(prefix="bnsheet-grade-") as folder:
             recalculate = _Recalculation(engine, book, Path(folder), judge.positions(typed))
             values = recalculate({}, list(areas.values()))
-            judge.expect(read_inputs(book, graph, areas, values))
+            judge.expect(read_inputs(path, graph, areas, stored_inputs(book, graph, areas), values))
             grades = {name: _missing(name) for name in names if name not in areas}
             grades |= _judge_each_on_its_own(judge, typed, values, recalculate)
     return Grade(path, engine, [grades[name] for name in names])

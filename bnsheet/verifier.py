@@ -7,8 +7,7 @@ never trusted.
 
 from __future__ import annotations
 
-from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,9 +19,10 @@ from .errors import WorkbookError
 from .graph import Block, Graph, load
 from .inputs import Inputs
 from .layout import PARAMS_SHEET, defined_name
-from .refs import Area, filled, from_r1c1, parse_area, to_r1c1
+from .refs import Area, parse_area
 from .report import NodeResult, Report
-from .xlsx import CellValue, ErrorValue, Grid, XlsxFile
+from .stored import Fault, Reading, Stored
+from .xlsx import CellValue, ErrorValue, XlsxFile
 
 RTOL = 1e-12  # of the node's largest magnitude: summation order and 15-digit storage stay far below
 NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _noise)
@@ -33,7 +33,8 @@ def verify(
 ) -> Report:
     """Recalculate ``path`` with ``engine`` (default: the fastest installed) and check every node.
 
-    The sheets are read while the engine recalculates; ``progress`` draws a bar on stderr.
+    The file is vetted and its sheets are read in a second process while the engine recalculates
+    (stored.py); ``progress`` draws a bar on stderr.
 
     ``engine="all"`` runs every installed engine: the report then has a status per engine and
     names any node where the engines disagree with each other.
@@ -45,16 +46,22 @@ def verify(
     """
     graph = graph or load()
     names = engines.chosen(engine)
-    safety.vet(path)
-    with XlsxFile(path) as book, tqdm(disable=not progress, unit="sheet", leave=False) as bar:
+    path = Path(path)
+    with _open(path) as book, tqdm(disable=not progress, unit="step", leave=False) as bar:
         located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
-        sheets = list(dict.fromkeys(area.sheet for area in areas.values()))
         checked = [*graph.nodes, *map(param_block, plots.names(graph))]
-        bar.reset(total=len(sheets) + len(names) + len(checked))
-        runs, grids, faults = _recalculate_while_reading(book, names, Path(path), list(areas.values()), sheets, bar)
+        bar.reset(total=len(names) + 1 + len(checked))
+        with Reading(path, list(areas.values())) as stored_side:
+            runs: dict[str, engines.Values] = {}
+            for name in names:
+                bar.set_description(f"recalculate ({name}), read")
+                runs[name] = engines.recalculate(name, path, list(areas.values()), stored_side.vetted)
+                bar.update()
+            stored = stored_side.result()
+            bar.update()
         values = runs[names[0]]
-        inputs = read_inputs(book, graph, areas, values)
+        inputs = read_inputs(path, graph, areas, stored, values)
         expected = expected_nodes(inputs, graph)
         tolerance = tolerances(inputs, expected, graph)
         results: dict[str, list[NodeResult]] = {name: [] for name in names}
@@ -70,11 +77,11 @@ def verify(
             for name in names:
                 allowed = tolerance[block.name] + engines.rounding(name, expected[block.name])
                 results[name].append(
-                    _check_block(block, area, runs[name][area], expected[block.name], allowed, faults[area])
+                    _check_block(block, area, runs[name][area], expected[block.name], allowed, stored[area].fault)
                 )
-            stale.check(grids[area], values[area], tolerance[block.name])
+            stale.check(stored[area], values[area], tolerance[block.name])
         for name in names:
-            results[name].extend(_check_params(graph, located, book, runs[name], inputs))
+            results[name].extend(_check_params(graph, located, stored, runs[name], inputs))
     notes = stale.notes()
     if len(names) == 1:
         return Report(path=Path(path), engine=names[0], results=results[names[0]], notes=notes)
@@ -87,33 +94,13 @@ def verify(
     )  # fmt: skip
 
 
-def _recalculate_while_reading(
-    book: XlsxFile, names: list[str], path: Path, areas: list[Area], sheets: list[str], bar: tqdm
-) -> tuple[dict[str, engines.Values], dict[Area, Grid], dict[Area, Fault | None]]:
-    """Each engine's values, and the stored cells of each area with what is wrong with its
-    formulas, read meanwhile in another thread. Reading starts when the first engine computes
-    outside Python (engines.recalculate), so that the two do not take turns at Python. The engines
-    run in this thread, so that Ctrl-C reaches them and they stop their applications."""
-
-    def read() -> tuple[dict[Area, Grid], dict[Area, Fault | None]]:
-        grids: dict[Area, Grid] = {}
-        for sheet in sheets:
-            grids |= {area: book.grid(area) for area in areas if area.sheet == sheet}
-            bar.update()
-        return grids, {area: formula_fault(grid) for area, grid in grids.items()}
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        reading: list[Future[tuple[dict[Area, Grid], dict[Area, Fault | None]]]] = []
-
-        def computing() -> None:
-            if not reading:
-                reading.append(pool.submit(read))
-
-        bar.set_description(f"read, recalculate ({', '.join(names)})")
-        runs = {name: engines.recalculate(name, path, areas, computing) for name in names}
-        bar.update(len(names))
-        computing()
-        return runs, *reading[0].result()
+def _open(path: Path) -> XlsxFile:
+    """The workbook opened for its names; a file that cannot be opened gets vet's word on why."""
+    try:
+        return XlsxFile(path)
+    except WorkbookError:
+        safety.vet(path)
+        raise
 
 
 class StaleCaches:
@@ -129,27 +116,30 @@ class StaleCaches:
         self.cells = 0
         self.first: tuple[str, CellValue, object] | None = None
 
-    def check(self, grid: Grid, recalculated: np.ndarray, tolerance: np.ndarray) -> None:
-        area = grid.area
-        if not grid.cached:
+    def check(self, stored: Stored, recalculated: np.ndarray, tolerance: np.ndarray) -> None:
+        if not stored.cached:
             return
-        cached = np.full(area.shape, np.nan)
+        area = stored.area
+        numeric = stored.formulas & ~np.isnan(stored.numbers)
+        cached = np.where(numeric, stored.numbers, np.nan)
         got = np.full(area.shape, np.nan)
         stale = np.zeros(area.shape, dtype=bool)
-        formulas = [(i, j) for i, row in enumerate(grid.formulas) for j, text in enumerate(row) if text is not None]
-        kept = [(i, j, value) for i, j in formulas if (value := grid.value(i, j)) is not None]
-        for i, j, a in kept:
-            b = recalculated[i, j]
-            if isinstance(a, float) and isinstance(b, float):
-                cached[i, j], got[i, j] = a, b
-            elif not (isinstance(a, ErrorValue) and isinstance(b, ErrorValue)):
-                stale[i, j] = a != b
+        for i, j in zip(*np.nonzero(numeric), strict=True):
+            value = recalculated[i, j]
+            if type(value) is float:
+                got[i, j] = value
+            else:
+                stale[i, j] = True  # a number was cached where the engine finds none
+        for (i, j), kept in stored.others.items():
+            value = recalculated[i, j]
+            if stored.formulas[i, j] and not (isinstance(kept, ErrorValue) and isinstance(value, ErrorValue)):
+                stale[i, j] = kept != value
         stale |= np.abs(cached - got) > tolerance + engines.half_unit(np.nan_to_num(got), self.DIGITS)
         if stale.any():
             self.cells += int(stale.sum())
             if self.first is None:
                 i, j = np.argwhere(stale)[0]
-                self.first = (f"'{area.sheet}'!{area.address(i, j)}", grid.value(i, j), recalculated[i, j])
+                self.first = (f"'{area.sheet}'!{area.address(i, j)}", stored.value(i, j), recalculated[i, j])
 
     def notes(self) -> list[str]:
         if self.first is None:
@@ -172,49 +162,61 @@ def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     return located
 
 
-def read_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area], values: engines.Values) -> Inputs:
-    """The template's inputs and set parameters as the workbook holds them (stored numbers, bit for bit)."""
+def read_inputs(
+    path: Path, graph: Graph, areas: dict[str, Area], stored: Mapping[Area, Stored], values: engines.Values
+) -> Inputs:
+    """The template's inputs and set parameters as the workbook holds them (stored numbers, bit
+    for bit); ``stored`` holds at least their areas (see :func:`stored_inputs`)."""
     arrays: dict[str, np.ndarray] = {}
     for block in graph.inputs:
         area = areas.get(block.name)
         if area is None:
             raise WorkbookError(
-                f"{book.path}: input {block.name} is missing (sheet '{block.name}' or name "
+                f"{path}: input {block.name} is missing (sheet '{block.name}' or name "
                 f"{defined_name(block.name)}); verify needs it"
             )
-        arrays[block.name] = _numbers(book, book.grid(area), values.get(area))
+        arrays[block.name] = _numbers(path, stored[area], values.get(area))
     scalars: dict[str, float] = {}
     for param in graph.params:
         if param.formula is not None:
             continue
         area = areas.get(param.name)
         if area is None:
-            raise WorkbookError(f"{book.path}: parameter {param.name} is missing (name {defined_name(param.name)})")
-        scalars[param.name] = float(_numbers(book, book.grid(area), values.get(area))[0, 0])
+            raise WorkbookError(f"{path}: parameter {param.name} is missing (name {defined_name(param.name)})")
+        scalars[param.name] = float(_numbers(path, stored[area], values.get(area))[0, 0])
     x = arrays["x"]
     for block in graph.inputs:
         array = arrays[block.name]
         want = (1 if block.is_row else x.shape[0], x.shape[1])
         if array.shape != want:
             raise WorkbookError(
-                f"{book.path}: input {block.name} is {array.shape[0]}x{array.shape[1]}, x needs it {want[0]}x{want[1]}"
+                f"{path}: input {block.name} is {array.shape[0]}x{array.shape[1]}, x needs it {want[0]}x{want[1]}"
             )
     return Inputs(**arrays, **scalars)  # type: ignore[arg-type]
 
 
-def _numbers(book: XlsxFile, grid: Grid, recalculated: np.ndarray | None) -> np.ndarray:
+def stored_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area]) -> dict[Area, Stored]:
+    """The inputs' and parameters' areas as ``book`` stores them, for :func:`read_inputs`."""
+    names = [block.name for block in graph.inputs] + [param.name for param in graph.params]
+    return {areas[name]: Stored.of(book.grid(areas[name])) for name in names if name in areas}
+
+
+def _numbers(path: Path, stored: Stored, recalculated: np.ndarray | None) -> np.ndarray:
     """Numbers of an input block: the stored number, or the engine's value where a formula stands."""
-    area = grid.area
-    out = np.empty(area.shape, dtype=np.float64)
-    for i, j in np.ndindex(area.shape):
-        formula = grid.formulas[i][j] is not None
-        value: object = grid.value(i, j) if not formula else None
-        if formula and recalculated is not None:
-            value = recalculated[i, j]
-        if isinstance(value, bool) or not isinstance(value, float) or not np.isfinite(value):
-            where = f"'{area.sheet}'!{area.address(i, j)}"
-            raise WorkbookError(f"{book.path}: input cell {where} holds {value!r}, not a number")
-        out[i, j] = value
+    out = np.where(stored.formulas, np.nan, stored.numbers)
+    held: dict[tuple[int, int], object] = {}  # what a formula cell holds, where not a number
+    for i, j in zip(*np.nonzero(stored.formulas), strict=True):
+        value = recalculated[i, j] if recalculated is not None else None
+        if type(value) is float:
+            out[i, j] = value
+        else:
+            held[(i, j)] = value
+    bad = np.argwhere(~np.isfinite(out))
+    if bad.size:
+        i, j = (int(k) for k in bad[0])
+        value = held[(i, j)] if stored.formulas[i, j] else stored.value(i, j)
+        where = f"'{stored.area.sheet}'!{stored.area.address(i, j)}"
+        raise WorkbookError(f"{path}: input cell {where} holds {value!r}, not a number")
     return out
 
 
@@ -313,61 +315,6 @@ def _check_block(
     return result
 
 
-# A problem with a block's formulas, as NodeResult.fail takes it: status, cell, expected, got, detail.
-Fault = tuple[str, str, object, object, str]
-
-
-def formula_fault(grid: Grid) -> Fault | None:
-    """Every cell must hold a formula, and all must be the block's one formula, filled; None if so."""
-    area, formulas = grid.area, grid.formulas
-    if not all(text is not None for row in formulas for text in row):
-        i, j = next((i, j) for i, row in enumerate(formulas) for j, text in enumerate(row) if text is None)
-        return "constant", area.address(i, j), "a formula", grid.value(i, j), "a value stands where a formula belongs"
-    if _one_formula_filled(area, formulas):  # type: ignore[arg-type]  # no None left
-        return None
-    forms = {(i, j): _form(text, area.top + i, area.left + j) for i, row in enumerate(formulas)
-             for j, text in enumerate(row) if text is not None}  # fmt: skip
-    block_form = Counter(forms.values()).most_common(1)[0][0]
-    odd = [(i, j) for (i, j), form in forms.items() if form != block_form]
-    i, j = odd[0]
-    return (
-        "not filled",
-        area.address(i, j),
-        _shown(from_r1c1(block_form, area.top + i, area.left + j)),
-        _shown(formulas[i][j] or ""),
-        f"{len(odd)} cell(s) differ from the block's formula; it is not one formula filled over the block",
-    )
-
-
-def _one_formula_filled(area: Area, formulas: list[list[str]]) -> bool:
-    """True when every cell holds the first cell's formula filled to its place.
-
-    The text is compared first, a row at a time (the R1C1 form of a million cells is slow to work
-    out); only a cell whose text differs, e.g. written in lower case, has its R1C1 form compared.
-    """
-    form = _form(formulas[0][0], area.top, area.left)
-    if form.startswith("{"):
-        return all(text == form for row in formulas for text in row)
-    rows, cols = range(area.top, area.bottom + 1), range(area.left, area.right + 1)
-    for row, (r, expected) in zip(formulas, zip(rows, filled(form, rows, cols), strict=True), strict=True):
-        if row != expected and any(
-            text != want and _form(text, r, c) != form for c, text, want in zip(cols, row, expected, strict=True)
-        ):
-            return False
-    return True
-
-
-def _form(text: str, row: int, col: int) -> str:
-    """The relative (R1C1) form of a cell's formula text; an array formula ({=…}) stands for its
-    whole range as it is."""
-    return text if text.startswith("{") else to_r1c1(text, row, col)
-
-
-def _shown(text: str) -> str:
-    """A formula as a spreadsheet shows it: ``=…``, or ``{=…}`` for an array formula."""
-    return text if text.startswith("{") else "=" + text
-
-
 def _missing(block: Block, book: XlsxFile, graph: Graph) -> NodeResult:
     name = defined_name(block.name)
     target = book.names.get(name)
@@ -382,7 +329,7 @@ def _missing(block: Block, book: XlsxFile, graph: Graph) -> NodeResult:
 
 
 def _check_params(
-    graph: Graph, located: dict[str, Area | None], book: XlsxFile, values: engines.Values,
+    graph: Graph, located: dict[str, Area | None], stored: Mapping[Area, Stored], values: engines.Values,
     inputs: Inputs,
 ) -> list[NodeResult]:  # fmt: skip
     """Parameters that are formulas (bn_n = ROWS(bn_x)) must compute what the inputs say."""
@@ -406,7 +353,7 @@ def _check_params(
             continue
         expected = np.array([[known[param.name]]])
         results.append(_check_block(param_block(param.name), area, values[area], expected,
-                                    np.zeros((1, 1)) + 1e-300, formula_fault(book.grid(area))))  # fmt: skip
+                                    np.zeros((1, 1)) + 1e-300, stored[area].fault))  # fmt: skip
     return results
 
 

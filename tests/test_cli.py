@@ -131,7 +131,7 @@ def test_progress_bars_on_a_terminal_and_quiet_with_quiet(tmp_path):
     status, drawn = _on_a_terminal("build", "-o", path, "--n", "40", "--d", "5")
     assert status == 0 and "build" in drawn and "cell" in drawn
     status, drawn = _on_a_terminal("verify", path)
-    assert status == 0 and "check" in drawn and "sheet" in drawn
+    assert status == 0 and "check" in drawn and "step" in drawn
     for command in (["build", "-o", path, "--n", "40", "--d", "5", "--quiet"], ["verify", path, "--quiet"]):
         status, drawn = _on_a_terminal(*command)
         assert status == 0 and drawn == ""

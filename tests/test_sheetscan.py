@@ -139,14 +139,17 @@ def _c(ref: str, formula: str) -> str:
     return f'<c r="{ref}"><f>{formula}</f><v>{len(ref)}.5</v></c>'
 
 
+def _row(number: int, *cells: tuple[str, str]) -> str:
+    return f'<row r="{number}">' + "".join(_c(ref, formula) for ref, formula in cells) + "</row>"
+
+
+B1, C1, B2, C2 = ("B1", "A1"), ("C1", "B1"), ("B2", "A2"), ("C2", "B2")
 BLOCKS = {  # a 2x2 block at B1:C2, stored in ways a block of rows one after another is not
-    "in order": f'<row r="1">{_c("A1", "1")}{_c("B1", "A1")}{_c("C1", "B1")}</row>'
-    f'<row r="2">{_c("B2", "A2")}{_c("C2", "B2")}{_c("D2", "9")}</row>',
-    "rows swapped": f'<row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row><row r="1">{_c("B1", "A1")}{_c("C1", "B1")}</row>',
-    "cells swapped": f'<row r="1">{_c("C1", "B1")}{_c("B1", "A1")}</row><row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row>',
-    "a gap": f'<row r="1">{_c("B1", "A1")}</row><row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row>',
-    "an address twice": f'<row r="1">{_c("B1", "A1")}{_c("C1", "B1")}</row><row r="2">{_c("B2", "A2")}{_c("C2", "B2")}</row>'
-    f'<row r="3">{_c("B1", "A9")}</row>',
+    "in order": _row(1, ("A1", "1"), B1, C1) + _row(2, B2, C2, ("D2", "9")),
+    "rows swapped": _row(2, B2, C2) + _row(1, B1, C1),
+    "cells swapped": _row(1, C1, B1) + _row(2, B2, C2),
+    "a gap": _row(1, B1) + _row(2, B2, C2),
+    "an address twice": _row(1, B1, C1) + _row(2, B2, C2) + _row(3, ("B1", "A9")),
 }
 
 

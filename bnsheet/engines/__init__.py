@@ -2,11 +2,11 @@
 
 An engine never trusts the values cached in the file; it recalculates every formula itself.
 Each engine module has ``NAME``, ``installed() -> bool`` and
-``recalculate(path, areas, computing) -> dict[Area, numpy object array of CellValue]``, which
-calls ``computing()`` once, when what is left of its work runs outside Python (in an application's
-process, or in formualizer's native code once it has loaded the file), so that a caller can go on
-with its own work in another thread meanwhile; one that stores its results with fewer digits than
-a double also says ``SIGNIFICANT_DIGITS``.
+``recalculate(path, areas, vetted) -> dict[Area, numpy object array of CellValue]``; one that
+stores its results with fewer digits than a double also says ``SIGNIFICANT_DIGITS``.
+``vetted()`` returns once the file may be opened (safety.vet has passed it, perhaps in another
+process meanwhile) and raises if it may not: an engine calls it before anything but a plain copy
+of the file's bytes reaches a parser, formualizer or an application.
 The spreadsheet applications (libreoffice, gnumeric) run as processes through ``external``.
 """
 
@@ -67,10 +67,9 @@ def require(name: str) -> ModuleType:
     return module
 
 
-def recalculate(name: str, path: Path, areas: Sequence[Area], computing: Callable[[], None] = lambda: None) -> Values:
-    """Recalculate ``path`` with engine ``name`` and return the values of ``areas``; ``computing``
-    is called when the engine's work leaves Python free (see above)."""
-    values: Values = require(name).recalculate(path, list(areas), computing)
+def recalculate(name: str, path: Path, areas: Sequence[Area], vetted: Callable[[], None] = lambda: None) -> Values:
+    """Recalculate ``path`` with engine ``name`` and return the values of ``areas``; ``vetted`` as above."""
+    values: Values = require(name).recalculate(path, list(areas), vetted)
     return values
 
 

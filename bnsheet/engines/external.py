@@ -106,20 +106,20 @@ def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) ->
 @contextmanager
 def recalculated(
     path: Path, *, name: str, command: Callable[[Workspace, Path], Sequence[str]],
-    setup: Callable[[Workspace], None] | None = None, computing: Callable[[], None] = lambda: None,
+    setup: Callable[[Workspace], None] | None = None, vetted: Callable[[], None] = lambda: None,
 ) -> Iterator[Path]:  # fmt: skip
     """The .xlsx an application saves after recalculating a copy of ``path``; gone after the block.
 
     ``command(workspace, output_folder)`` gives the command line, which must write
     ``output_folder / <input name>`` with an .xlsx suffix; ``setup`` prepares the workspace
-    (a private profile, for instance); ``computing`` is called as the application starts.
+    (a private profile, for instance); ``vetted()`` must return before the application starts.
     """
     with workspace(path, prefix=f"bnsheet-{name}-") as ws:
         out = ws.folder / "out"
         out.mkdir()
         if setup is not None:
             setup(ws)
-        computing()
+        vetted()
         run(command(ws, out), name=name, cwd=ws.folder)
         saved = out / (ws.source.stem + ".xlsx")
         if not saved.exists():

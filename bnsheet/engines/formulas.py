@@ -22,11 +22,10 @@ def installed() -> bool:
     return find_spec("formulas") is not None
 
 
-def recalculate(path: Path, areas: list[Area], computing: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
-    """formulas computes in Python all along: ``computing`` is called at once."""
+def recalculate(path: Path, areas: list[Area], vetted: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
     import formulas
 
-    computing()
+    vetted()
     try:
         # formulas draws its own progress bar; openpyxl, under it, warns about files saved without
         # a default style (Gnumeric's), which says nothing about the formulas.

@@ -20,8 +20,8 @@ def installed() -> bool:
     return shutil.which(PROGRAM) is not None
 
 
-def recalculate(path: Path, areas: list[Area], computing: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
-    with external.recalculated(path, name=NAME, command=_command, computing=computing) as saved:
+def recalculate(path: Path, areas: list[Area], vetted: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
+    with external.recalculated(path, name=NAME, command=_command, vetted=vetted) as saved:
         return external.stored_values(saved, areas)
 
 
