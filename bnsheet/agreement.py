@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from . import engines
 from .refs import Area
 from .xlsx import ErrorValue
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAIR_COLUMNS = ["engine_a", "engine_b", "cells", "max_abs_diff", "max_rel_diff"]
 
@@ -63,6 +66,8 @@ def disagreements(
 def pairwise(runs: dict[str, engines.Values], areas: dict[str, Area], expected: dict[str, np.ndarray]) -> pd.DataFrame:
     """Per pair of engines, the largest difference over every numeric cell of every node,
     absolute and relative to the node's largest magnitude (as max_rel_err is)."""
+    import pandas as pd
+
     rows = []
     for a, b in combinations(runs, 2):
         cells, max_abs, max_rel = 0, 0.0, 0.0

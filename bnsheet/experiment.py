@@ -15,15 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
 from .errors import InputError, MissingExtraError
 from .network import BNBatch, Diverged, Network, Step, gradient_check
 from .reference import Array
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WIDTH, DEPTH = 100, 5  # hidden units per layer, hidden layers
 TRAIN_SIZE, BATCH = 1000, 100
@@ -114,6 +116,8 @@ def run(
 ) -> pd.DataFrame:
     """Train with and without BN at every weight scale; one row per (scale, BN, epoch) with columns
     weight_scale, batch_norm, epoch, loss (mean over the epoch's steps), train_accuracy, test_accuracy, diverged."""
+    import pandas as pd
+
     _check_protocol(scales, epochs, lr)
     digits = Digits.load(seed)
     rows: list[dict[str, Any]] = []
@@ -131,6 +135,8 @@ def run(
 
 def summary(curves: pd.DataFrame, target: float = DEFAULT_TARGET) -> pd.DataFrame:
     """Per weight scale: final and best test accuracy, and the first epoch reaching ``target``, with and without BN."""
+    import pandas as pd
+
     rows = []
     for (scale, batch_norm), run_curve in curves.groupby(["weight_scale", "batch_norm"], sort=False):
         reached = run_curve.loc[run_curve.test_accuracy >= target, "epoch"]
@@ -148,6 +154,8 @@ def summary(curves: pd.DataFrame, target: float = DEFAULT_TARGET) -> pd.DataFram
 
 def summary_text(table: pd.DataFrame) -> str:
     """The summary as a fixed-width table: "never" where a run did not reach the target, "—" where it diverged."""
+    import pandas as pd
+
     shown = table.astype(object)
     target_column = next(c for c in table.columns if c.startswith("epochs_to_"))
     shown[target_column] = ["never" if pd.isna(e) else e for e in table[target_column]]
@@ -195,6 +203,8 @@ def write_csv(curves: pd.DataFrame, path: Path) -> Path:
 def check_gradients(seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """The whole network's gradient check, with and without BN: the real depth, 10 units per layer,
     20 digits; one row per parameter with its relative error and whether it is within tolerance."""
+    import pandas as pd
+
     digits = Digits.load(seed)
     x, labels = digits.train_x[:20], digits.train_labels[:20]
     rows = []

@@ -10,12 +10,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import engines
 from .errors import BnsheetError, WorkbookError
 from .grader import COLUMNS, Grade, grade
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FILE_COLUMNS = ["file", "score", "correct", "nodes"]
 
@@ -34,6 +36,8 @@ class Gradebook:
     @property
     def scores(self) -> pd.DataFrame:
         """One row per file: its score (share of exercise nodes correct), correct and node counts."""
+        import pandas as pd
+
         rows = [(str(g.path), round(g.score, 4), g.correct, len(g.nodes)) for g in self.grades]
         rows += [(str(path), 0.0, 0, 0) for path, _ in self.unusable]
         return pd.DataFrame(rows, columns=FILE_COLUMNS)
@@ -41,6 +45,8 @@ class Gradebook:
     @property
     def table(self) -> pd.DataFrame:
         """One row per file and node; a file that could not be graded is one row, status unusable."""
+        import pandas as pd
+
         frames = [g.table.assign(file=str(g.path), score=round(g.score, 4)) for g in self.grades]
         frames += [
             pd.DataFrame([{"file": str(path), "score": 0.0, "status": "unusable", "diagnosis": reason}])

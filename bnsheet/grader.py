@@ -13,10 +13,9 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from . import agreement, engines, safety
 from . import exercise as exercise_module
@@ -27,6 +26,9 @@ from .refs import Area, references
 from .substitute import has_positions, substitute
 from .verifier import expected_nodes, locate, read_inputs, stored_inputs, tolerances
 from .xlsx import Cell, CellValue, ErrorValue, XlsxFile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SHOWN = 5  # wrong cells listed per node
 _NAMED = re.compile(r"(?<![A-Za-z0-9_.!])bn_([A-Za-z0-9_]+)", re.I)
@@ -72,6 +74,8 @@ class Grade:
 
     @property
     def table(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [asdict(g) | {"wrong": _cells_text(g.wrong)} for g in self.nodes]
         return pd.DataFrame(rows, columns=COLUMNS)
 

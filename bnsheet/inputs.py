@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, TypeGuard, Union
 
 import numpy as np
-import pandas as pd
 
 from .errors import InputError
 from .layout import BLOCK_LEFT, BLOCK_TOP
 from .reference import Array
 from .refs import MAX_COLS, MAX_ROWS
 
-ArrayLike = Union[Array, pd.DataFrame, "list[list[float]]", str, Path]
+if TYPE_CHECKING:
+    import pandas as pd
+
+ArrayLike = Union[Array, "pd.DataFrame", "list[list[float]]", str, Path]
 
 DEFAULT_N, DEFAULT_D, DEFAULT_SEED, DEFAULT_EPS = 4, 3, 0, 1e-5
 DEFAULT_MOMENTUM, DEFAULT_LR = 0.9, 0.1
@@ -161,7 +164,7 @@ def check_size(n: int, d: int) -> None:
 def _as_array(name: str, value: ArrayLike) -> Array:
     if isinstance(value, (str, Path)):
         array = read_csv(Path(value))
-    elif isinstance(value, pd.DataFrame):
+    elif _is_data_frame(value):
         try:
             array = value.to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
@@ -180,6 +183,13 @@ def _as_array(name: str, value: ArrayLike) -> Array:
         r, c = bad[0]
         raise InputError(f"{name}: row {r + 1}, column {c + 1} is {array[r, c]}, not a finite number")
     return array
+
+
+def _is_data_frame(value: object) -> TypeGuard[pd.DataFrame]:
+    """Whether ``value`` is a pandas DataFrame; without importing pandas (a third of a second), since
+    nobody holds one where pandas was never imported."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
 
 
 def read_csv(path: Path) -> Array:

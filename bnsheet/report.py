@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .refs import Area
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .agreement import Difference
 
 COLUMNS = [
@@ -106,6 +107,8 @@ class Report:
 
     @property
     def table(self) -> pd.DataFrame:
+        import pandas as pd
+
         table = pd.DataFrame([asdict(r) for r in self.results], columns=COLUMNS)
         for name, statuses in self.by_engine.items():
             table[f"status_{name}"] = statuses
@@ -113,22 +116,25 @@ class Report:
 
     def to_text(self) -> str:
         """A fixed-width table for a terminal, then one line per problem."""
-        table = self.table
         columns = ["node", "shape", "cells", "max_rel_err", "status"]
         columns += [f"status_{name}" for name in self.by_engine] + ["first_bad_cell"]
-        shown = table[columns].copy()
-        shown["max_rel_err"] = [_number(v) for v in table["max_rel_err"]]
-        shown["first_bad_cell"] = shown["first_bad_cell"].fillna("")
-        lines = [f"{self.path}  (engine: {self.engine})", shown.to_string(index=False)]
+        rows = [
+            [r.node, r.shape, str(r.cells), _number(r.max_rel_err), r.status]
+            + [statuses[i] for statuses in self.by_engine.values()]
+            + [r.first_bad_cell or ""]
+            for i, r in enumerate(self.results)
+        ]
+        lines = [f"{self.path}  (engine: {self.engine})", _aligned(columns, rows)]
         for r in self.results:
             if r.status != "ok":
                 where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
                 lines.append(f"{r.node}: {r.status}{where}: expected {r.expected!r}, got {r.got!r} ({r.detail})")
         if self.agreement is not None:
-            pairs = self.agreement.copy()
-            for column in ("max_abs_diff", "max_rel_diff"):
-                pairs[column] = [_number(v) for v in pairs[column]]
-            lines += ["engines against each other:", pairs.to_string(index=False)]
+            pairs = [
+                [str(v) if column not in ("max_abs_diff", "max_rel_diff") else _number(v) for column, v in row.items()]
+                for row in self.agreement.to_dict(orient="records")
+            ]
+            lines += ["engines against each other:", _aligned(list(self.agreement.columns), pairs)]
         lines += [f"note: {note}" for note in self.notes]
         failed = sum(r.status != "ok" for r in self.results)
         lines.append(
@@ -145,6 +151,13 @@ class Report:
             document["agreement"] = self.agreement.to_dict(orient="records")
         document["notes"] = self.notes
         return json.dumps(document, indent=2)
+
+
+def _aligned(columns: list[str], rows: list[list[str]]) -> str:
+    """A fixed-width table: every column right-aligned under its name, one space between columns."""
+    widths = [max([len(name), *(len(row[k]) for row in rows)]) for k, name in enumerate(columns)]
+    return "\n".join(" ".join(text.rjust(width) for text, width in zip(line, widths, strict=True))
+                     for line in [columns, *rows])  # fmt: skip
 
 
 def _number(value: float) -> str:

@@ -10,7 +10,6 @@ the part with the hardened parser instead. What it does read, it reads exactly a
 
 from __future__ import annotations
 
-import functools
 import re
 from itertools import compress
 from operator import itemgetter
@@ -61,6 +60,8 @@ class PlainCells:
         self.letters = list(map(itemgetter(1), found))
         self.digits = list(map(itemgetter(2), found))
         self.formulas = list(map(itemgetter(4), found))  # "" for none
+        self.unique = len(set(map(itemgetter(0), found))) == len(found)  # no address appears twice
+        self.caches = _caches(found, self.formulas)  # some formula cell stores a value (its cached result)
         self._at: dict[str, int] | None = None
 
     def __len__(self) -> int:
@@ -75,7 +76,7 @@ class PlainCells:
     def rows(self, top: int, bottom: int, letters: list[str]) -> list[int] | None:
         """Where each of rows ``top``..``bottom`` has its cells in columns ``letters`` one after
         another (the first one's position per row), or None if the sheet does not hold them so."""
-        if not letters or not self._unique:
+        if not letters or not self.unique:
             return None
         width, starts, cursor = len(letters), [], 0
         for row in range(top, bottom + 1):
@@ -91,19 +92,6 @@ class PlainCells:
             cursor = end
         return starts
 
-    @functools.cached_property
-    def _unique(self) -> bool:
-        """Whether no address appears twice."""
-        return len(set(map(itemgetter(0), self.found))) == len(self.found)
-
-    @functools.cached_property
-    def caches(self) -> bool:
-        """Whether any formula cell stores a value (its cached result)."""
-        with_formula = list(compress(self.found, self.formulas))
-        if not (any(map(itemgetter(5), with_formula)) or any(map(itemgetter(6), with_formula))):
-            return False
-        return any(value or (kind == "inlineStr" and inline) for _, _, _, kind, _, value, inline in with_formula)
-
     def formula(self, position: int) -> str | None:
         return self.formulas[position] or None
 
@@ -116,6 +104,13 @@ class PlainCells:
         if not value and kind == "inlineStr":
             value = inline
         return value or None
+
+
+def _caches(found: list[Found], formulas: list[str]) -> bool:
+    with_formula = list(compress(found, formulas))
+    if not (any(map(itemgetter(5), with_formula)) or any(map(itemgetter(6), with_formula))):
+        return False
+    return any(value or (kind == "inlineStr" and inline) for _, _, _, kind, _, value, inline in with_formula)
 
 
 def scan(data: bytes) -> PlainCells | None:

@@ -24,6 +24,8 @@ from .errors import EngineError, WorkbookError
 from .refs import Area, filled, from_r1c1, to_r1c1
 from .xlsx import CellValue, Grid, XlsxFile
 
+TIMEOUT = 900.0  # seconds for the second process to vet or to read: minutes beyond the largest workbook
+
 # A problem with a block's formulas, as NodeResult.fail takes it: status, cell, expected, got, detail.
 Fault = tuple[str, str, object, object, str]
 
@@ -128,6 +130,8 @@ class Reading:
 
     def _receive(self) -> dict[Area, Stored]:
         assert self._answers is not None
+        if not self._answers.poll(TIMEOUT):
+            raise EngineError(f"the process that reads the workbook gave no answer in {TIMEOUT:g} s; it was stopped")
         try:
             kind, answer = self._answers.recv()
         except EOFError:

@@ -101,3 +101,48 @@ def test_gnumeric_rounds_bin_edges_differently_so_values_on_an_edge_may_change_b
     difference = np.abs(edges - expected["plot_edges"])
     assert difference.max() > 0  # not double arithmetic
     assert difference.max() <= 2e-16 * np.abs(expected["plot_edges"]).max()  # but only in the last bit
+
+
+_TWO_THREADS = """
+import threading
+faults = []
+def use():
+    try:
+        import formulas
+        formulas.ExcelModel()
+    except Exception as exc:
+        faults.append(str(exc))
+threads = [threading.Thread(target=use) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("\\n".join(faults))
+"""
+
+
+def test_formulas_cannot_be_first_used_from_two_threads_at_once():
+    """formulas 1.3 loads its dispatcher lazily; a second thread finds it half made. Our formulas
+    engine runs one evaluation at a time (two verifies in threads both use it); when this fails,
+    formulas is safe to start from two threads and the lock may go."""
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-c", _TWO_THREADS], capture_output=True, text=True, timeout=120)
+    assert "partially initialized module 'schedula.dispatcher'" in found.stdout, found.stdout + found.stderr
+
+
+def test_two_verifies_with_the_formulas_engine_at_once_both_pass(tmp_path):
+    import subprocess
+    import sys
+
+    path = bnsheet.build(tmp_path / "w.xlsx", n=3, d=2)
+    script = (
+        "import threading, bnsheet\n"
+        f"reports = [None, None]\n"
+        f"def run(k): reports[k] = bnsheet.verify({str(path)!r}, engine='formulas').ok\n"
+        "threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()\n"
+        "print(reports)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "[True, True]", done.stdout + done.stderr

@@ -42,3 +42,17 @@ def test_a_fault_in_the_reader_reaches_the_caller_with_what_it_was(built, monkey
     monkeypatch.setattr(stored, "read", fail)
     with pytest.raises(RuntimeError, match="KeyError: 'C7'"):
         bnsheet.verify(built)
+
+
+def test_a_reader_that_hangs_is_stopped_after_the_timeout(built, monkeypatch):
+    import time
+
+    def hang(book, areas):
+        time.sleep(60)
+
+    monkeypatch.setattr(stored, "read", hang)
+    monkeypatch.setattr(stored, "TIMEOUT", 1.0)
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="no answer in 1 s"):
+        bnsheet.verify(built)
+    assert time.monotonic() - started < 30

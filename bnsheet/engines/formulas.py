@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import warnings
 from collections.abc import Callable
 from importlib.util import find_spec
@@ -17,15 +18,25 @@ from ..xlsx import CellValue, ErrorValue, XlsxFile
 
 NAME = "formulas"
 
+# formulas (1.3) cannot be imported or first used from two threads at once: its dispatcher module is
+# loaded lazily, and the second thread finds it half made (tests/test_engine_faults.py shows it).
+# It computes in Python, holding the GIL all along, so running one at a time costs nothing.
+_ONE_AT_A_TIME = threading.Lock()
+
 
 def installed() -> bool:
     return find_spec("formulas") is not None
 
 
 def recalculate(path: Path, areas: list[Area], vetted: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
+    vetted()
+    with _ONE_AT_A_TIME:
+        return _recalculate(path, areas)
+
+
+def _recalculate(path: Path, areas: list[Area]) -> dict[Area, np.ndarray]:
     import formulas
 
-    vetted()
     try:
         # formulas draws its own progress bar; openpyxl, under it, warns about files saved without
         # a default style (Gnumeric's), which says nothing about the formulas.
