@@ -3,7 +3,7 @@
 For the staged workbook at several sizes, each task runs as its own process group and is timed
 from start to exit; its peak memory is what all its processes hold together at the worst moment
 (bnsheet verify reads the file in a second process, LibreOffice runs soffice.bin under soffice),
-sampled every 20 ms, and never less than the largest single process's peak that wait4 reports:
+sampled every 50 ms, and never less than the largest single process's peak that wait4 reports:
 
 - ``bnsheet build``, and a bare openpyxl write-only dump of the same formulas and inputs;
 - ``bnsheet verify`` with each installed engine (end to end: read, recalculate, reference, compare);
@@ -37,6 +37,8 @@ from pathlib import Path
 SIZES = [(32, 16), (128, 64), (256, 128), (512, 128)]
 SLOW_ENGINE_MAX_CELLS = 20_000  # formulas (pure Python) takes minutes beyond this many formula cells
 TIMEOUT = 900.0
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+SAMPLE_EVERY = 0.05  # seconds between two looks at a task's memory
 HERE = Path(__file__).resolve().parent
 
 
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="the smallest size only, results into output/")
     parser.add_argument("--sizes", help="NxD,NxD,... instead of the default four")
     parser.add_argument("--out", type=Path, help="folder for results.csv and results.md")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each compared task; the median counts")
     args = parser.parse_args(argv)
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")] if args.sizes else SIZES
     if args.smoke:
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(scratch)
         profile = _warm_libreoffice(work)
         for n, d in sizes:
-            runs += _measure(n, d, work, profile)
+            runs += _measure(n, d, work, profile, 1 if args.smoke else args.rounds)
             _print([r for r in runs if r.size == f"{n}x{d}"])
     machine = _machine(started, _load())
     _ratios(runs)
@@ -78,36 +81,57 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _measure(n: int, d: int, work: Path, profile: Path | None) -> list[Run]:
-    size = f"{n}x{d}"
-    book = work / f"bn-{size}.xlsx"
-    build = _run(
-        size, 0, "bnsheet build", ["bnsheet", "build", "-o", str(book), "--n", str(n), "--d", str(d), "--quiet"]
-    )
-    cells = _formula_cells(book) if book.exists() else 0
-    build.formula_cells = cells
-    dump = [sys.executable, __file__, "--openpyxl-dump", str(n), str(d), str(work / f"openpyxl-{size}.xlsx")]
-    runs = [build, _run(size, cells, "openpyxl write-only dump", dump)]
+def _measure(n: int, d: int, work: Path, profile: Path | None, rounds: int) -> list[Run]:
+    """Every task at one size. The tasks the targets compare run ``rounds`` times, taking turns
+    (so a machine that slows for a minute slows them alike), and the median run counts; the
+    verifies with the applications and the pure-Python engine, far from any target, run once."""
     from bnsheet import engines
 
-    for engine in engines.installed():
+    size = f"{n}x{d}"
+    book = work / f"bn-{size}.xlsx"
+    installed = engines.installed()
+    gnumeric_copy = work / f"gnumeric-{size}.xlsx"
+    compared: dict[str, list[str] | None] = {
+        "bnsheet build": ["bnsheet", "build", "-o", str(book), "--n", str(n), "--d", str(d), "--quiet"],
+        "openpyxl write-only dump": [sys.executable, __file__, "--openpyxl-dump", str(n), str(d),
+                                     str(work / f"openpyxl-{size}.xlsx")],
+        "bnsheet verify --engine formualizer": ["bnsheet", "verify", str(book), "--quiet"]
+        if "formualizer" in installed else None,
+        "formualizer alone, file as written": [sys.executable, __file__, "--formualizer-alone", str(book)],
+        "LibreOffice headless recalc + save": _soffice(profile, book, work / "lo-out") if profile else None,
+        "Gnumeric ssconvert --recalc": ["ssconvert", "--recalc", str(book), str(gnumeric_copy)]
+        if shutil.which("ssconvert") else None,
+    }  # fmt: skip
+    timed: dict[str, list[Run]] = {task: [] for task in compared}
+    for _ in range(rounds):
+        for task, command in compared.items():
+            if command is not None:
+                timed[task].append(_run(size, 0, task, command))
+    cells = _formula_cells(book) if book.exists() else 0
+    runs = {task: _median(task, timed[task], size, cells) for task in compared}
+    for engine in installed[1:] if installed[:1] == ["formualizer"] else installed:
         task = f"bnsheet verify --engine {engine}"
         if engine == "formulas" and cells > SLOW_ENGINE_MAX_CELLS:
-            runs.append(Run(size, cells, task, None, None, "skipped: takes minutes at this size"))
-            continue
-        runs.append(_run(size, cells, task, ["bnsheet", "verify", str(book), "--engine", engine, "--quiet"]))
-    alone = [sys.executable, __file__, "--formualizer-alone", str(book)]
-    runs.append(_run(size, cells, "formualizer alone, file as written", alone))
-    if profile is not None:
-        runs.append(_run(size, cells, "LibreOffice headless recalc + save", _soffice(profile, book, work / "lo-out")))
-    else:
-        runs.append(Run(size, cells, "LibreOffice headless recalc + save", None, None, "soffice not installed"))
-    if shutil.which("ssconvert"):
-        target = work / f"gnumeric-{size}.xlsx"
-        runs.append(_run(size, cells, "Gnumeric ssconvert --recalc", ["ssconvert", "--recalc", str(book), str(target)]))
-    else:
-        runs.append(Run(size, cells, "Gnumeric ssconvert --recalc", None, None, "ssconvert not installed"))
-    return runs
+            runs[task] = Run(size, cells, task, None, None, "skipped: takes minutes at this size")
+        else:
+            runs[task] = _run(size, cells, task, ["bnsheet", "verify", str(book), "--engine", engine, "--quiet"])
+    verifies = [task for task in runs if task.startswith("bnsheet verify")]
+    order = ["bnsheet build", "openpyxl write-only dump", *verifies]
+    return [runs[task] for task in order] + [run for task, run in runs.items() if task not in order]
+
+
+def _median(task: str, runs: list[Run], size: str, cells: int) -> Run:
+    """The run of median time among ``runs`` (the first failure if any failed), with the largest
+    peak memory of them all; none at all when the task's program is not installed."""
+    if not runs:
+        program = {"LibreOffice": "soffice", "Gnumeric": "ssconvert", "bnsheet verify": "formualizer"}
+        name = next((p for start, p in program.items() if task.startswith(start)), task)
+        return Run(size, cells, task, None, None, f"{name} not installed")
+    failed = [r for r in runs if r.seconds is None]
+    middle = failed[0] if failed else sorted(runs, key=lambda r: r.seconds or 0.0)[len(runs) // 2]
+    peak = max((r.peak_mb for r in runs if r.peak_mb is not None), default=None)
+    note = "; ".join(filter(None, [f"median of {len(runs)}" if len(runs) > 1 and not failed else "", middle.note]))
+    return Run(size, cells, task, middle.seconds, peak, note)
 
 
 def _run(size: str, cells: int, task: str, command: list[str]) -> Run:
@@ -115,12 +139,13 @@ def _run(size: str, cells: int, task: str, command: list[str]) -> Run:
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = start + TIMEOUT
-    together = 0
+    together, sampled = 0, 0.0
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
-        together = max(together, _session_rss(process.pid))
+        if time.perf_counter() - sampled >= SAMPLE_EVERY:
+            together, sampled = max(together, _session_rss(process.pid)), time.perf_counter()
         if time.perf_counter() > deadline:
             process.kill()
             os.wait4(process.pid, 0)
@@ -139,17 +164,19 @@ def _run(size: str, cells: int, task: str, command: list[str]) -> Run:
 
 
 def _session_rss(session: int) -> int:
-    """Resident memory in KB of every process in ``session`` together, from /proc (0 elsewhere)."""
+    """Resident memory in KB of every process in ``session`` together, from /proc (0 elsewhere).
+    One small read per process, so that sampling takes little of the machine being measured."""
     total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            status = (stat.parent / "status").read_text() if int(fields[3]) == session else ""
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
             continue  # gone meanwhile
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
+        if int(fields[3]) == session:
+            total += int(fields[21]) * PAGE_KB  # rss, in pages
     return total
 
 
