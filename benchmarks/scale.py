@@ -11,10 +11,13 @@ sampled every 50 ms, and never less than the largest single process's peak that 
 - LibreOffice headless recalculation (``soffice --convert-to xlsx`` with a private profile that
   says "always recalculate on load", warmed by one run beforehand) and ``ssconvert --recalc``.
 
-It prints a table and writes ``results.csv`` and ``results.md``. Ratios are what to read: build
-against the openpyxl dump, verify against LibreOffice's recalculation of the same file.
+The tasks the targets compare (build, the dump, verify with formualizer, formualizer alone and both
+applications' recalculation) run ``--rounds`` times (3), taking turns, and the median counts; the
+other verifies run once. It prints a table and writes ``results.csv`` and ``results.md``. Ratios
+are what to read: build against the openpyxl dump, verify against LibreOffice's recalculation of
+the same file.
 
-    python benchmarks/scale.py            # the four sizes, about five minutes here
+    python benchmarks/scale.py            # the four sizes, about fifteen minutes here
     python benchmarks/scale.py --smoke    # the smallest size only (CI), into output/benchmark-smoke
 """
 
