@@ -112,8 +112,10 @@ def _measure(n: int, d: int, work: Path, profile: Path | None, rounds: int) -> l
                 timed[task].append(_run(size, 0, task, command))
     cells = _formula_cells(book) if book.exists() else 0
     runs = {task: _median(task, timed[task], size, cells) for task in compared}
-    for engine in installed[1:] if installed[:1] == ["formualizer"] else installed:
+    for engine in installed:
         task = f"bnsheet verify --engine {engine}"
+        if engine == "formualizer":
+            continue  # compared above
         if engine == "formulas" and cells > SLOW_ENGINE_MAX_CELLS:
             runs[task] = Run(size, cells, task, None, None, "skipped: takes minutes at this size")
         else:

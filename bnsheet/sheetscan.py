@@ -61,7 +61,7 @@ class PlainCells:
         self.digits = list(map(itemgetter(2), found))
         self.formulas = list(map(itemgetter(4), found))  # "" for none
         self.unique = len(set(map(itemgetter(0), found))) == len(found)  # no address appears twice
-        self.caches = _caches(found, self.formulas)  # some formula cell stores a value (its cached result)
+        self.caches = self._caches()  # some formula cell stores a value (its cached result)
         self._at: dict[str, int] | None = None
 
     def __len__(self) -> int:
@@ -92,6 +92,14 @@ class PlainCells:
             cursor = end
         return starts
 
+    def _caches(self) -> bool:
+        """Most sheets hold formulas or stored values, not both: those are told apart without a
+        look at each cell."""
+        cells = list(compress(self.found, self.formulas))
+        if not (any(map(itemgetter(5), cells)) or any(map(itemgetter(6), cells))):
+            return False
+        return any(self.value(p) is not None for p in compress(range(len(self.found)), self.formulas))
+
     def formula(self, position: int) -> str | None:
         return self.formulas[position] or None
 
@@ -104,13 +112,6 @@ class PlainCells:
         if not value and kind == "inlineStr":
             value = inline
         return value or None
-
-
-def _caches(found: list[Found], formulas: list[str]) -> bool:
-    with_formula = list(compress(found, formulas))
-    if not (any(map(itemgetter(5), with_formula)) or any(map(itemgetter(6), with_formula))):
-        return False
-    return any(value or (kind == "inlineStr" and inline) for _, _, _, kind, _, value, inline in with_formula)
 
 
 def scan(data: bytes) -> PlainCells | None:

@@ -58,7 +58,7 @@ class Stored:
                 numbers[i, j] = value
             elif value is not None:
                 others[(i, j)] = value
-        return cls(area, fault, formulas.reshape(shape), numbers, others, grid.cached)
+        return cls(area, fault, formulas, numbers, others, grid.cached)
 
     def value(self, i: int, j: int) -> CellValue:
         """The stored value of the cell at block offset (i, j), None if none is."""

@@ -50,13 +50,14 @@ def verify(
     with _open(path) as book, tqdm(disable=not progress, unit="step", leave=False) as bar:
         located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
+        wanted = list(areas.values())
         checked = [*graph.nodes, *map(param_block, plots.names(graph))]
         bar.reset(total=len(names) + 1 + len(checked))
-        with Reading(path, list(areas.values())) as stored_side:
+        with Reading(path, wanted) as stored_side:
             runs: dict[str, engines.Values] = {}
             for name in names:
                 bar.set_description(f"recalculate ({name}), read")
-                runs[name] = engines.recalculate(name, path, list(areas.values()), stored_side.vetted)
+                runs[name] = engines.recalculate(name, path, wanted, stored_side.vetted)
                 bar.update()
             stored = stored_side.result()
             bar.update()
@@ -84,12 +85,12 @@ def verify(
             results[name].extend(_check_params(graph, located, stored, runs[name], inputs))
     notes = stale.notes()
     if len(names) == 1:
-        return Report(path=Path(path), engine=names[0], results=results[names[0]], notes=notes)
+        return Report(path=path, engine=names[0], results=results[names[0]], notes=notes)
     node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
     # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
     scales = {block.name: expected[block.error_scale or block.name] for block in graph.nodes}
     return Report.combine(
-        Path(path), results, agreement.disagreements(runs, node_areas, tolerance),
+        path, results, agreement.disagreements(runs, node_areas, tolerance),
         agreement.pairwise(runs, node_areas, scales), notes,
     )  # fmt: skip
 
