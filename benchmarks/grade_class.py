@@ -18,8 +18,8 @@ import openpyxl
 from openpyxl.workbook.defined_name import DefinedName
 
 import bnsheet
-from bnsheet.exercise import NAME, choose, stored
-from bnsheet.graph import load
+from bnsheet.model.graph import load
+from bnsheet.writing.exercise import NAME, choose, stored
 
 MISTAKES = {  # node: a wrong formula for its first cell (filled over the row where it is 1xD)
     "dxhat": "=dout!{c}{r}*gamma!{c}{r}",  # $ forgotten

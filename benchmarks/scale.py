@@ -305,11 +305,11 @@ def _openpyxl_dump(n: int, d: int, path: Path) -> None:
     import openpyxl
     from openpyxl.workbook.defined_name import DefinedName
 
-    from bnsheet import inputs
-    from bnsheet.compile import cell_pattern
-    from bnsheet.graph import load
+    from bnsheet.a1 import col_letter
     from bnsheet.layout import BLOCK_LEFT, BLOCK_TOP, Layout, defined_name
-    from bnsheet.refs import col_letter
+    from bnsheet.model import inputs
+    from bnsheet.model.graph import load
+    from bnsheet.writing.compile import cell_pattern
 
     graph, layout, values = load(), Layout(n, d), inputs.make(n=n, d=d)
     arrays = values.arrays()
@@ -336,7 +336,7 @@ def _openpyxl_dump(n: int, d: int, path: Path) -> None:
         book.defined_names[name] = DefinedName(name, attr_text=layout.area(block).absolute())
     for p in graph.params:
         name = defined_name(p.name)
-        book.defined_names[name] = DefinedName(name, attr_text=layout.param_area(graph, p.name).absolute())
+        book.defined_names[name] = DefinedName(name, attr_text=layout.param_area(graph.params, p.name).absolute())
     book.save(path)
 
 

@@ -4,15 +4,23 @@
 >>> path = bnsheet.build("output/batchnorm.xlsx", n=4, d=3, seed=0)   # doctest: +SKIP
 >>> bnsheet.verify(path).ok                                            # doctest: +SKIP
 True
+
+The build side imports no engine; ``bnsheet.build`` is :func:`bnsheet.writing.build.build` with
+formualizer's recalculation handed in for the cached values.
 """
 
-from . import reference
-from .builder import build
+from functools import partial, update_wrapper
+
+from .checking.report import Report
+from .checking.verify import verify
+from .engines import formualizer as _formualizer
 from .errors import BnsheetError, EngineError, InputError, TemplateError, WorkbookError
-from .gradebook import Gradebook, grade_all
-from .grader import Grade, grade
-from .report import Report
-from .verifier import verify
+from .grading.grade import Grade, grade
+from .grading.gradebook import Gradebook, grade_all
+from .model import reference
+from .writing import build as _building
+
+build = update_wrapper(partial(_building.build, cached_values=_formualizer.recalculate_bytes), _building.build)
 
 __all__ = [
     "BnsheetError",

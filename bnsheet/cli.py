@@ -7,13 +7,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import engines, experiment
-from .builder import DEFAULT_PATH, build
+from . import build, engines
+from .checking.verify import verify
 from .errors import BnsheetError, InputError
-from .gradebook import grade_all
-from .graph import LANGUAGES
-from .inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
-from .verifier import verify
+from .experiment import training
+from .grading.gradebook import grade_all
+from .model.graph import LANGUAGES
+from .model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
+from .writing.build import DEFAULT_PATH
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -63,18 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--layer", type=int, help="with --from-experiment: which BN layer, 1-5 (default 1)")
 
     e = commands.add_parser("experiment", help="train the 5x100 network with and without BN (needs the extra)")
-    e.add_argument("-o", "--output", default=str(experiment.DEFAULT_FOLDER), help="folder for CSV and PNG")
-    e.add_argument("--epochs", type=int, default=experiment.DEFAULT_EPOCHS, help="epochs per run")
+    e.add_argument("-o", "--output", default=str(training.DEFAULT_FOLDER), help="folder for CSV and PNG")
+    e.add_argument("--epochs", type=int, default=training.DEFAULT_EPOCHS, help="epochs per run")
     e.add_argument(
         "--scales",
         type=_scales,
-        default=experiment.DEFAULT_SCALES,
+        default=training.DEFAULT_SCALES,
         metavar="S,S,...",
         help="initial weight scales, comma-separated",
     )
-    e.add_argument("--lr", type=float, default=experiment.DEFAULT_LR, help="SGD learning rate")
-    e.add_argument("--target", type=float, default=experiment.DEFAULT_TARGET, help="test accuracy to reach")
-    e.add_argument("--seed", type=int, default=experiment.DEFAULT_SEED, help="seed of weights, split and shuffles")
+    e.add_argument("--lr", type=float, default=training.DEFAULT_LR, help="SGD learning rate")
+    e.add_argument("--target", type=float, default=training.DEFAULT_TARGET, help="test accuracy to reach")
+    e.add_argument("--seed", type=int, default=training.DEFAULT_SEED, help="seed of weights, split and shuffles")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build":
             return _build(args)
         if args.command == "experiment":
-            passed = experiment.reproduce(
+            passed = training.reproduce(
                 Path(args.output), scales=args.scales, epochs=args.epochs, lr=args.lr, target=args.target,
                 seed=args.seed, progress=_progress(args),
             )  # fmt: skip
@@ -131,11 +132,11 @@ def _build(args: argparse.Namespace) -> int:
         clashing = [f"--{name}" for name, value in [("n", args.n), *given.items()] if value is not None]
         if clashing:
             raise InputError(f"--from-experiment takes the batch from the network; drop {', '.join(clashing)}")
-        layer, features = args.layer or 1, args.d or experiment.WORKBOOK_FEATURES
-        given = experiment.workbook_inputs(layer, features, seed=args.seed, eps=args.eps)
-        source = (f" (BN layer {layer} of the experiment's network, last step of epoch {experiment.CAPTURE_EPOCHS} "
-                  f"at weight scale {experiment.CAPTURE_SCALE:g}: all {experiment.BATCH} samples, "
-                  f"features 1-{features} of {experiment.WIDTH})")  # fmt: skip
+        layer, features = args.layer or 1, args.d or training.WORKBOOK_FEATURES
+        given = training.workbook_inputs(layer, features, seed=args.seed, eps=args.eps)
+        source = (f" (BN layer {layer} of the experiment's network, last step of epoch {training.CAPTURE_EPOCHS} "
+                  f"at weight scale {training.CAPTURE_SCALE:g}: all {training.BATCH} samples, "
+                  f"features 1-{features} of {training.WIDTH})")  # fmt: skip
     elif args.layer is not None:
         raise InputError("--layer goes with --from-experiment")
     path = build(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from .graph import Block, Graph
-from .refs import Area
+from .a1 import Area
 
 BLOCK_TOP = 7  # first row of every block; rows above hold the title and notes
 BLOCK_LEFT = 3  # column C; column B labels the samples
@@ -15,6 +16,20 @@ PARAMS_SHEET = "params"
 NAME_PREFIX = "bn_"
 
 
+class Named(Protocol):
+    """A parameter as the layout sees it: its name."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class Placed(Named, Protocol):
+    """A block as the layout sees it: its name (the sheet's) and whether it is one row (1×D)."""
+
+    @property
+    def is_row(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Layout:
     """The sheet layout of one workbook of N samples and D features."""
@@ -22,10 +37,10 @@ class Layout:
     n: int
     d: int
 
-    def rows(self, block: Block) -> int:
+    def rows(self, block: Placed) -> int:
         return 1 if block.is_row else self.n
 
-    def area(self, block: Block) -> Area:
+    def area(self, block: Placed) -> Area:
         """The block's cells, e.g. xmu → 'xmu'!C7:E10 for N=4, D=3."""
         return Area(
             block.name,
@@ -35,8 +50,9 @@ class Layout:
             BLOCK_LEFT + self.d - 1,
         )
 
-    def param_area(self, graph: Graph, name: str) -> Area:
-        row = BLOCK_TOP + [p.name for p in graph.params].index(name)
+    def param_area(self, params: Sequence[Named], name: str) -> Area:
+        """The cell of parameter ``name`` on the parameters sheet, one row per parameter in order."""
+        row = BLOCK_TOP + [p.name for p in params].index(name)
         return Area(PARAMS_SHEET, row, BLOCK_LEFT, row, BLOCK_LEFT)
 
 

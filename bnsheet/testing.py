@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .verifier import verify
+from .checking.verify import verify
 
 __all__ = ["assert_workbook_matches"]
 

@@ -11,8 +11,8 @@ import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from bnsheet.refs import Area, cell, parse_area
-from bnsheet.xlsx import XlsxFile
+from bnsheet.a1 import Area, cell, parse_area
+from bnsheet.reading.xlsx import XlsxFile
 
 SheetEdit = Callable[[str, str], str]  # (sheet name, sheet XML) -> new sheet XML
 

@@ -19,11 +19,11 @@ from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
 from bnsheet import engines
+from bnsheet.a1 import parse_area
+from bnsheet.checking.report import Report
 from bnsheet.cli import main
 from bnsheet.engines import gnumeric, libreoffice
-from bnsheet.refs import parse_area
-from bnsheet.report import Report
-from bnsheet.xlsx import XlsxFile
+from bnsheet.reading.xlsx import XlsxFile
 
 ENGINES = ["formualizer", "gnumeric", "libreoffice", "formulas"]
 

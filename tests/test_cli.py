@@ -84,7 +84,7 @@ def test_build_from_csv_files_with_and_without_header(tmp_path):
     (tmp_path / "gamma.csv").write_text("2,0.5\n")
     result = run("build", "-o", "w.xlsx", "--x", "x.csv", "--gamma", "gamma.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    from bnsheet.xlsx import XlsxFile
+    from bnsheet.reading.xlsx import XlsxFile
 
     with XlsxFile(tmp_path / "w.xlsx") as book:
         assert book.names["bn_x"] == "'x'!$C$7:$D$9"
@@ -154,7 +154,7 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
 )
 def test_sizes_beyond_excel_are_refused_up_front(tmp_path, n, d, fits):
     from bnsheet.errors import InputError
-    from bnsheet.inputs import check_size
+    from bnsheet.model.inputs import check_size
 
     if fits:
         check_size(n, d)

@@ -13,9 +13,11 @@ from conftest import require_apps
 from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
-from bnsheet import engines, verifier
-from bnsheet.graph import load
-from bnsheet.xlsx import XlsxFile
+from bnsheet import engines
+from bnsheet.checking.expected import expected_nodes
+from bnsheet.model.graph import load
+from bnsheet.reading.blocks import locate, read_inputs, stored_inputs
+from bnsheet.reading.xlsx import XlsxFile
 
 
 def _shared_copy(tmp_path: Path) -> Path:
@@ -93,10 +95,8 @@ def test_gnumeric_rounds_bin_edges_differently_so_values_on_an_edge_may_change_b
     assert report.ok, report.to_text()
     with XlsxFile(path) as book:
         graph = load()
-        areas = {k: v for k, v in verifier.locate(book, graph).items() if v is not None}
-        expected = verifier.expected_nodes(
-            verifier.read_inputs(path, graph, areas, verifier.stored_inputs(book, graph, areas), {}), graph
-        )
+        areas = {k: v for k, v in locate(book, graph).items() if v is not None}
+        expected = expected_nodes(read_inputs(path, graph, areas, stored_inputs(book, graph, areas), {}), graph)
     edges = np.asarray(engines.recalculate("gnumeric", path, [areas["plot_edges"]])[areas["plot_edges"]], dtype=float)
     difference = np.abs(edges - expected["plot_edges"])
     assert difference.max() > 0  # not double arithmetic

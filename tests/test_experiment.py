@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 import bnsheet
-from bnsheet import cli, experiment
+from bnsheet import cli
 from bnsheet.errors import InputError
-from bnsheet.xlsx import XlsxFile
+from bnsheet.experiment import training
+from bnsheet.reading.xlsx import XlsxFile
 
 needs_extra = pytest.mark.skipif(
     not all(find_spec(m) for m in ("sklearn", "matplotlib", "threadpoolctl")),
@@ -51,21 +52,21 @@ def test_summary_counts_epochs_to_target_and_notes_divergence():
         + [(0.1, False, e, a, e >= 2) for e, a in enumerate([0.1, 0.3, np.nan, np.nan])],
         columns=["weight_scale", "batch_norm", "epoch", "test_accuracy", "diverged"],
     )
-    table = experiment.summary(curves, target=0.9)
+    table = training.summary(curves, target=0.9)
     assert table.batch_norm.tolist() == ["BN", "plain"]
     assert table.final_test_accuracy[0] == 0.95 and np.isnan(table.final_test_accuracy[1])
     assert table.best_test_accuracy.tolist() == [0.95, 0.3]
     assert table["epochs_to_0.9"][0] == 2 and table["epochs_to_0.9"].isna()[1]
     assert table.diverged_in_epoch.isna()[0] and table.diverged_in_epoch[1] == 2
-    lines = experiment.summary_text(table).splitlines()
+    lines = training.summary_text(table).splitlines()
     assert lines[1].split() == ["0.1", "BN", "0.950", "0.950", "2"]
     assert lines[2].split() == ["0.1", "plain", "—", "0.300", "never", "2"]
 
 
 def test_a_diverging_run_stops_and_is_marked():
     rng = np.random.default_rng(0)
-    digits = experiment.Digits(rng.random((1000, 4)), rng.integers(0, 3, 1000), rng.random((10, 4)), np.zeros(10, int))
-    _, rows = experiment.train(digits, weight_scale=1e200, batch_norm=False, epochs=2)
+    digits = training.Digits(rng.random((1000, 4)), rng.integers(0, 3, 1000), rng.random((10, 4)), np.zeros(10, int))
+    _, rows = training.train(digits, weight_scale=1e200, batch_norm=False, epochs=2)
     assert [r["diverged"] for r in rows] == [False, True, True]
     assert rows[0]["test_accuracy"] == 0.0  # scores that overflow count as wrong, not as class 0
     assert np.isnan(rows[1]["test_accuracy"]) and np.isnan(rows[2]["loss"])
@@ -73,13 +74,13 @@ def test_a_diverging_run_stops_and_is_marked():
 
 @needs_extra
 def test_from_experiment_workbook_holds_the_real_batch_and_verifies(tmp_path):
-    batch = experiment.capture(2)
-    inputs = experiment.workbook_inputs(2, features=3)
+    batch = training.capture(2)
+    inputs = training.workbook_inputs(2, features=3)
     path = bnsheet.build(tmp_path / "real.xlsx", **inputs)
     assert bnsheet.verify(path, engine="formualizer").ok
     with XlsxFile(path) as book:
         x = book.cells("x")
-        assert max(row for row, _ in x) == 7 + experiment.BATCH - 1  # the whole batch of 100
+        assert max(row for row, _ in x) == 7 + training.BATCH - 1  # the whole batch of 100
         for i, j in [(0, 0), (57, 2), (99, 1)]:
             assert x[(7 + i, 3 + j)].value == batch.x[i, j]  # bit for bit
         assert book.cells("dout")[(7 + 99, 3)].value == batch.dout[99, 0]
@@ -140,4 +141,4 @@ def test_missing_extra_is_a_one_line_error(tmp_path):
 
 def test_capture_refuses_a_layer_the_network_does_not_have():
     with pytest.raises(InputError, match="between 1 and 5"):
-        experiment.capture(0)
+        training.capture(0)

@@ -17,9 +17,9 @@ import pytest
 from openpyxl.worksheet.formula import ArrayFormula
 
 import bnsheet
-from bnsheet.gradebook import grade_all
-from bnsheet.grader import grade
-from bnsheet.inputs import make
+from bnsheet.grading.grade import grade
+from bnsheet.grading.gradebook import grade_all
+from bnsheet.model.inputs import make
 
 N, D = 4, 3
 COLS = "CDE"
@@ -84,7 +84,7 @@ def verdicts(path: Path, engine: str = "formualizer") -> dict[str, tuple[str, st
 
 
 def test_the_exercise_file_leaves_the_chosen_blocks_empty_with_the_task_above(exercise):
-    from bnsheet.xlsx import XlsxFile
+    from bnsheet.reading.xlsx import XlsxFile
 
     with XlsxFile(exercise) as book:
         assert book.names["bn_exercise"] == '"' + ",".join(CORRECT) + '"'
@@ -202,8 +202,8 @@ def test_a_multi_cell_array_formula_is_one_formula(exercise, tmp_path):
 def test_column_of_its_own_cell_is_no_circular_reference(exercise, tmp_path):
     """formualizer and formulas report COLUMN(C7) typed in C7 as circular (Excel and LibreOffice
     do not); grading folds such a COLUMN into its number before recalculating."""
+    from bnsheet.a1 import Area
     from bnsheet.engines import recalculate
-    from bnsheet.refs import Area
 
     path = submit(exercise, tmp_path / "c.xlsx", dbeta="=SUM(INDEX(bn_dout,0,COLUMN({c}7)-2))")
     for engine in ("formualizer", "formulas"):
@@ -287,9 +287,9 @@ def test_the_grade_command(exercise, tmp_path):
 
 
 def test_substitute_writes_numbers_into_a_block_whose_rows_are_missing(tmp_path):
-    from bnsheet.refs import Area
-    from bnsheet.substitute import substitute
-    from bnsheet.xlsx import XlsxFile
+    from bnsheet.a1 import Area
+    from bnsheet.checking.substitute import substitute
+    from bnsheet.reading.xlsx import XlsxFile
 
     book = openpyxl.Workbook()
     sheet = book.active

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bnsheet.compile import cell_pattern
 from bnsheet.errors import TemplateError
-from bnsheet.graph import load, parse
 from bnsheet.layout import Layout
+from bnsheet.model.graph import load, parse
+from bnsheet.writing.compile import cell_pattern
 
 SPEC_NODES = [
     "mean", "xmu", "sq", "var", "sqrtvar", "ivar", "xhat", "gammax", "out", "dbeta", "dgammax",
@@ -81,3 +81,50 @@ def test_bad_templates_are_refused(formula, shape, complaint):
 def test_safe_minus_forms_are_accepted(formula):
     shape = "1xD" if "SUM" in formula else "NxD"
     assert parse(_template(formula, shape)).nodes[0].formula == formula
+
+
+def _with(template, **changes):
+    """The template with its node's fields, or whole tables (given as ``table=value``), changed."""
+    node = template["node"][0]
+    for key, value in changes.items():
+        if key in node:
+            node[key] = value
+        else:
+            template[key] = value
+    return template
+
+
+@pytest.mark.parametrize(
+    "changes, complaint",
+    [
+        ({"step": "forward"}, "must be a section's prefix and a number"),
+        ({"step": "F1"}, "must be a section's prefix and a number"),
+        ({"step": "b"}, "must be a section's prefix and a number"),
+        ({"step": "q1", "section": [{"prefix": "f", "kind": "forward", "title": "t"}]}, "is in no"),
+        (
+            {
+                "section": [
+                    {"prefix": "f", "kind": "forward", "title": "a"},
+                    {"prefix": "f", "kind": "forward", "title": "b"},
+                ]
+            },
+            "same prefix",
+        ),
+        ({"section": [{"prefix": "F-", "kind": "forward", "title": "a"}]}, "lower-case letters"),
+        ({"param": [{"name": "eps", "value": "small", "text": "e"}]}, "must be a number"),
+        ({"plots": {"bins": "eight"}}, "whole numbers"),
+    ],
+)
+def test_the_contract_the_workbook_relies_on_is_checked_when_a_template_loads(changes, complaint):
+    with pytest.raises(TemplateError, match=complaint):
+        parse(_with(_template("{x}"), **changes))
+
+
+def test_steps_the_graph_sheet_has_no_room_for_are_refused():
+    template = _template("{x}")
+    template["node"] += [dict(template["node"][0], name=f"y{k}", step="b1") for k in range(3)]
+    template["node"][0]["step"] = "f1"
+    with pytest.raises(TemplateError, match="step b1 holds 3 nodes"):
+        parse(template)
+    template["node"] = template["node"][:3]  # two at b1 fit
+    assert [n.step for n in parse(template).nodes] == ["f1", "b1", "b1"]

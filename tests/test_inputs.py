@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bnsheet.errors import InputError
-from bnsheet.inputs import make, read_csv
+from bnsheet.model.inputs import make, read_csv
 
 
 def test_seeded_inputs_are_deterministic_and_shaped():
@@ -56,7 +56,7 @@ def test_read_csv_keeps_every_bit(tmp_path):
      (1025, 1024, False)],
 )  # fmt: skip
 def test_sizes_at_the_limits_count_the_rows_and_columns_above_and_left_of_the_block(n, d, fits):
-    from bnsheet.inputs import check_size
+    from bnsheet.model.inputs import check_size
 
     if fits:
         check_size(n, d)

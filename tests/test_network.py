@@ -4,8 +4,8 @@ and its BN layers doing what the reference layer does."""
 import numpy as np
 import pytest
 
-from bnsheet import reference
-from bnsheet.network import Diverged, Network, gradient_check
+from bnsheet.experiment.network import Diverged, Network, gradient_check
+from bnsheet.model import reference
 
 SIZES = [12, 9, 8, 7, 4]  # three hidden layers
 

@@ -13,9 +13,10 @@ from conftest import require_apps
 
 import bnsheet
 from bnsheet import engines
-from bnsheet.graph import load
-from bnsheet.refs import Area
-from bnsheet.xlsx import ErrorValue, XlsxFile
+from bnsheet.a1 import Area
+from bnsheet.model.graph import load
+from bnsheet.reading.xlsx import XlsxFile
+from bnsheet.values import ErrorValue
 
 ENGINES = ["formualizer", "gnumeric", "libreoffice", "formulas"]
 

@@ -4,7 +4,7 @@ hand calculations, and PyTorch autograd where it is installed."""
 import numpy as np
 import pytest
 
-from bnsheet import reference
+from bnsheet.model import reference
 
 SHAPES = [(2, 1), (2, 3), (4, 3), (7, 5), (16, 2)]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bnsheet.refs import (
+from bnsheet.a1 import (
     Area,
     cell,
     col_letter,

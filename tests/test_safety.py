@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import bnsheet
-from bnsheet import cli, safety
+from bnsheet import cli
+from bnsheet.reading import vetting
 
 Edit = Callable[[dict[str, bytes]], None]
 
@@ -70,7 +71,7 @@ def assert_refused(path: Path, capsys: pytest.CaptureFixture[str], *fragments: s
 
 
 def test_our_own_workbook_passes_the_vetting(built, capsys):
-    safety.vet(built)
+    vetting.vet(built)
     assert run_verify(built, capsys)[0] == 0
 
 
@@ -166,7 +167,7 @@ def test_the_reader_refuses_a_doctype_even_without_the_vetting(built):
     def edit(parts: dict[str, bytes]) -> None:
         parts["xl/sharedStrings.xml"] = BILLION_LAUGHS
 
-    from bnsheet.xlsx import XlsxFile
+    from bnsheet.reading.xlsx import XlsxFile
 
     with XlsxFile(rezip(built, edit)) as book, pytest.raises(bnsheet.WorkbookError, match="sharedStrings"):
         book._shared_strings()
@@ -284,7 +285,7 @@ def test_a_sheet_with_millions_of_cells_is_refused_up_front(built, capsys):
         cells = b"".join(b'<row r="%d"><c r="A%d"/><c r="B%d"/></row>' % (r, r, r) for r in range(100, 1_100_100))
         parts[part] = parts[part].replace(b"</sheetData>", cells + b"</sheetData>")
 
-    assert_refused(rezip(built, edit), capsys, f"sheet 'out' has more than {safety.MAX_SHEET_CELLS} cells")
+    assert_refused(rezip(built, edit), capsys, f"sheet 'out' has more than {vetting.MAX_SHEET_CELLS} cells")
 
 
 def test_a_circular_reference_is_reported_as_an_error_not_a_hang(built, capsys):
@@ -314,7 +315,7 @@ def test_a_folder_and_a_missing_file(tmp_path, capsys):
 def test_cells_are_counted_over_the_whole_workbook(built, capsys, monkeypatch):
     with zipfile.ZipFile(built) as package:
         biggest = max(package.read(n).count(b"<c ") for n in package.namelist() if n.startswith("xl/worksheets/"))
-    monkeypatch.setattr(safety, "MAX_WORKBOOK_CELLS", 2 * biggest)  # more than any one sheet holds
+    monkeypatch.setattr(vetting, "MAX_WORKBOOK_CELLS", 2 * biggest)  # more than any one sheet holds
     assert_refused(built, capsys, f"more than {2 * biggest} cells in all")
 
 

@@ -9,8 +9,8 @@ import pytest
 from conftest import tamper
 
 import bnsheet
-from bnsheet import sheetscan
 from bnsheet.engines import formualizer
+from bnsheet.reading import sheetscan
 
 
 def test_formualizer_gets_sheet_names_unquoted_only_where_that_means_the_same(tmp_path):

@@ -9,10 +9,11 @@ import pytest
 from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
-from bnsheet import agreement
-from bnsheet.refs import Area
-from bnsheet.report import NodeResult, Report
-from bnsheet.xlsx import ErrorValue, XlsxFile
+from bnsheet.a1 import Area
+from bnsheet.checking import agreement
+from bnsheet.checking.report import NodeResult, Report
+from bnsheet.reading.xlsx import XlsxFile
+from bnsheet.values import ErrorValue
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_a_cell_with_its_own_formula_overrides_only_itself(shared, tmp_path):
 
 
 def _r1c1(item):
-    from bnsheet.refs import to_r1c1
+    from bnsheet.a1 import to_r1c1
 
     (row, col), formula = item
     return to_r1c1(formula, row, col)

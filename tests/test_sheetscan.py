@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import bnsheet
-from bnsheet import sheetscan
+from bnsheet.a1 import filled, from_r1c1
 from bnsheet.errors import WorkbookError
-from bnsheet.refs import filled, from_r1c1
-from bnsheet.xlsx import XlsxFile
+from bnsheet.reading import sheetscan
+from bnsheet.reading.xlsx import XlsxFile
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -155,7 +155,7 @@ BLOCKS = {  # a 2x2 block at B1:C2, stored in ways a block of rows one after ano
 
 @pytest.mark.parametrize("sheet_data", BLOCKS.values(), ids=BLOCKS.keys())
 def test_a_block_reads_the_same_as_with_the_parser_however_it_is_stored(tmp_path, monkeypatch, sheet_data):
-    from bnsheet.refs import Area
+    from bnsheet.a1 import Area
 
     path, area = _book(tmp_path, sheet_data), Area("x", 1, 2, 2, 3)
     assert sheetscan.scan((HEAD + sheet_data + TAIL).encode()) is not None

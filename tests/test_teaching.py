@@ -13,11 +13,12 @@ import pytest
 from conftest import require_apps, tamper
 
 import bnsheet
-from bnsheet import engines, plots, reference
-from bnsheet.graph import load
+from bnsheet import engines
 from bnsheet.layout import Layout
-from bnsheet.verifier import locate
-from bnsheet.xlsx import XlsxFile
+from bnsheet.model import plots, reference
+from bnsheet.model.graph import load
+from bnsheet.reading.blocks import locate
+from bnsheet.reading.xlsx import XlsxFile
 
 
 def _links(sheet) -> dict[str, str]:
@@ -179,7 +180,7 @@ def test_the_formulas_engine_reads_a_double_minus_array_as_zero(tmp_path):
 
 
 def _block(book: XlsxFile, name: str) -> np.ndarray:
-    from bnsheet.refs import parse_area
+    from bnsheet.a1 import parse_area
 
     area = parse_area(book.names[f"bn_{name}"])
     assert area is not None

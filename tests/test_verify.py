@@ -41,7 +41,7 @@ def test_inputs_round_trip_bit_for_bit_and_a_constant_column_verifies(tmp_path):
     path = bnsheet.build(tmp_path / "w.xlsx", x=x, gamma=gamma, beta=[0.0, 1e-8, -2.5], dout=x * 1e-3)
     report = bnsheet.verify(path)
     assert report.ok, report.to_text()
-    from bnsheet.xlsx import XlsxFile
+    from bnsheet.reading.xlsx import XlsxFile
 
     with XlsxFile(path) as book:
         cells = book.cells("x")
@@ -173,7 +173,7 @@ def test_verify_never_writes_the_file(built):
 
 
 def _inputs(path):
-    from bnsheet.xlsx import XlsxFile
+    from bnsheet.reading.xlsx import XlsxFile
 
     with XlsxFile(path) as book:
 

@@ -1,10 +1,10 @@
 """Formula engines behind one signature: recalculate a workbook file, return the blocks' values.
 
 An engine never trusts the values cached in the file; it recalculates every formula itself.
-Each engine module has ``NAME``, ``installed() -> bool`` and
+Each engine module satisfies :class:`Engine`: ``NAME``, ``installed() -> bool`` and
 ``recalculate(path, areas, vetted) -> dict[Area, numpy object array of CellValue]``; one that
 stores its results with fewer digits than a double also says ``SIGNIFICANT_DIGITS``.
-``vetted()`` returns once the file may be opened (safety.vet has passed it, perhaps in another
+``vetted()`` returns once the file may be opened (vetting.vet has passed it, perhaps in another
 process meanwhile) and raises if it may not: an engine calls it before anything but a plain copy
 of the file's bytes reaches a parser, formualizer or an application.
 The spreadsheet applications (libreoffice, gnumeric) run as processes through ``external``.
@@ -15,24 +15,45 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 import numpy as np
 
+from ..a1 import Area
 from ..errors import EngineError
-from ..refs import Area
+from ..values import Values
 
 # In order of preference: the first installed one is the default.
 NAMES = ("formualizer", "gnumeric", "libreoffice", "formulas")
 ALL = "all"
 
-Values = dict[Area, "np.ndarray"]
+
+@runtime_checkable
+class Engine(Protocol):
+    """What every engine module provides (formualizer.py, libreoffice.py, …)."""
+
+    NAME: str
+
+    def installed(self) -> bool:
+        """Whether the engine can run here."""
+        ...
+
+    def recalculate(self, path: Path, areas: list[Area], vetted: Callable[[], None]) -> Values:
+        """Recalculate every formula of ``path`` and return the values of ``areas``; call ``vetted()``
+        before anything but a plain copy of the file's bytes reaches a parser."""
+        ...
 
 
-def _module(name: str) -> ModuleType:
+if TYPE_CHECKING:  # mypy checks that every engine module satisfies Engine
+    from . import formualizer, formulas, gnumeric, libreoffice
+
+    _ENGINES: tuple[Engine, ...] = (formualizer, formulas, gnumeric, libreoffice)
+
+
+def _module(name: str) -> Engine:
     if name not in NAMES:
         raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(NAMES)} or {ALL}")
-    return import_module(f"{__name__}.{name}")
+    return cast(Engine, import_module(f"{__name__}.{name}"))
 
 
 def installed() -> list[str]:
@@ -59,7 +80,7 @@ def chosen(name: str | None) -> list[str]:
     return [name]
 
 
-def require(name: str) -> ModuleType:
+def require(name: str) -> Engine:
     """The engine's module; an EngineError if the name is unknown or the engine is not installed."""
     module = _module(name)
     if not module.installed():
@@ -69,8 +90,7 @@ def require(name: str) -> ModuleType:
 
 def recalculate(name: str, path: Path, areas: Sequence[Area], vetted: Callable[[], None] = lambda: None) -> Values:
     """Recalculate ``path`` with engine ``name`` and return the values of ``areas``; ``vetted`` as above."""
-    values: Values = require(name).recalculate(path, list(areas), vetted)
-    return values
+    return require(name).recalculate(path, list(areas), vetted)
 
 
 def rounding(name: str, value: np.ndarray) -> np.ndarray:

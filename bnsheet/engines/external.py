@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..a1 import Area
 from ..errors import EngineError
-from ..refs import Area
-from ..xlsx import XlsxFile
+from ..reading.xlsx import XlsxFile
 
 TIMEOUT = 300.0  # seconds; a 512x128 workbook takes LibreOffice about 10 s here. Read at each run.
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from ..a1 import Area, looks_like_cell
 from ..errors import EngineError, WorkbookError
-from ..refs import Area, looks_like_cell
-from ..safety import check_sizes
-from ..xlsx import CellValue, ErrorValue, XlsxFile
+from ..reading import package
+from ..reading.xlsx import XlsxFile
+from ..values import CellValue, ErrorValue
 
 NAME = "formualizer"
 
@@ -106,28 +107,25 @@ def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
     cell down a slow path, 4x slower on a 512x128 workbook (benchmarks/scale.py shows both). The
     formulas mean the same either way; the file itself is never changed. Parts whose formulas hold
     text in quotes are left as they are. It reads the package as bytes only, no more of them than
-    the zip declares (checked first, as safety.check_sizes does for every reader), so it may run
+    the zip declares (checked first, as package.check_sizes does for every reader), so it may run
     before the file is vetted.
     """
     packed, shared = io.BytesIO(), False
+
+    def unquoted(name: str, data: bytes) -> bytes:
+        nonlocal shared
+        if name.startswith("xl/worksheets/"):
+            shared = shared or b'"shared"' in data
+            if not _TEXT_IN_FORMULA.search(data) and not (
+                b"<f " in data and _TEXT_IN_FORMULA_WITH_ATTRIBUTES.search(data)
+            ):
+                for quoted in set(_QUOTED_NAME.findall(data)):
+                    if not _NEEDS_QUOTES.fullmatch(quoted):
+                        data = data.replace(b"'" + quoted + b"'!", quoted + b"!")
+        return data
+
     try:
-        package = io.BytesIO(workbook) if isinstance(workbook, bytes) else workbook
-        with zipfile.ZipFile(package) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as copy:
-            infos = source.infolist()
-            check_sizes(Path("the workbook") if isinstance(workbook, bytes) else workbook, infos)
-            if len({info.filename for info in infos}) < len(infos):
-                raise zipfile.BadZipFile("two parts of the same name")
-            for info in infos:
-                data = source.read(info)
-                if info.filename.startswith("xl/worksheets/"):
-                    shared = shared or b'"shared"' in data
-                    if not _TEXT_IN_FORMULA.search(data) and not (
-                        b"<f " in data and _TEXT_IN_FORMULA_WITH_ATTRIBUTES.search(data)
-                    ):
-                        for name in set(_QUOTED_NAME.findall(data)):
-                            if not _NEEDS_QUOTES.fullmatch(name):
-                                data = data.replace(b"'" + name + b"'!", name + b"!")
-                copy.writestr(info.filename, data)
+        package.copy(workbook, packed, unquoted, compression=zipfile.ZIP_STORED)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         raise EngineError(
             f"formualizer could not read {'the workbook' if isinstance(workbook, bytes) else workbook}: {exc}"

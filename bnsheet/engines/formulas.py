@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..a1 import Area, cell
 from ..errors import EngineError
-from ..refs import Area, cell
-from ..xlsx import CellValue, ErrorValue, XlsxFile
+from ..reading.xlsx import XlsxFile
+from ..values import CellValue, ErrorValue
 
 NAME = "formulas"
 

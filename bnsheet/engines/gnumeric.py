@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..refs import Area
+from ..a1 import Area
 from . import external
 
 NAME = "gnumeric"

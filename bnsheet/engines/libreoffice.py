@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..refs import Area
+from ..a1 import Area
 from . import external
 
 NAME = "libreoffice"

@@ -24,13 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .errors import WorkbookError
+from ..errors import WorkbookError
+from .package import check_sizes, part_target
 
 MAX_FILE_BYTES = 256 << 20  # the 512×128 staged workbook is ~5 MB
-MAX_PARTS = 10_000
-MAX_UNPACKED_BYTES = 1 << 30  # declared sizes of all parts together; the 512×128 workbook is ~50 MB
-MAX_RATIO = 200  # uncompressed / compressed of one large part; our sheets compress ~15×, a bomb ~1000×
-RATIO_FLOOR = 1 << 20  # parts smaller than this may compress as they like
 MAX_SHEET_CELLS = 1 << 21  # a 1024×1024 block and its labels fit
 MAX_WORKBOOK_CELLS = 1 << 25  # the largest workbook bnsheet builds (N·D = 2^20, ~30 sheets) fits
 _CHUNK = 1 << 22
@@ -104,21 +101,6 @@ def vet(path: str | Path) -> None:
         raise WorkbookError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
 
 
-def check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
-    """Refuse a zip whose parts are too many, too large in all, or compressed like a bomb."""
-    if len(infos) > MAX_PARTS:
-        raise WorkbookError(f"{path}: {len(infos)} parts in the zip; a workbook has far fewer (limit {MAX_PARTS})")
-    total = sum(info.file_size for info in infos)
-    if total > MAX_UNPACKED_BYTES:
-        raise WorkbookError(
-            f"{path}: unpacks to {total >> 20} MB, more than bnsheet reads ({MAX_UNPACKED_BYTES >> 20} MB); a zip bomb?"
-        )
-    for info in infos:
-        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            ratio = info.file_size // max(info.compress_size, 1)
-            raise WorkbookError(f"{path}: {info.filename} is compressed {ratio}:1, beyond any spreadsheet; a zip bomb?")
-
-
 class _Vetting:
     """One pass over a package: its part names first, then every part's bytes, in chunks."""
 
@@ -157,10 +139,7 @@ class _Vetting:
                 for tag, attributes in _ELEMENT.findall(chunk):
                     attrs = {key.split(b":")[-1]: a or b for key, a, b in _ATTR.findall(attributes)}
                     if tag == b"Relationship":
-                        target = _text(attrs.get(b"Target", b""))
-                        targets[attrs.get(b"Id", b"")] = (
-                            target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
-                        )
+                        targets[attrs.get(b"Id", b"")] = part_target(_text(attrs.get(b"Target", b"")))
                     else:
                         sheets.append((_text(attrs.get(b"name", b"")), attrs.get(b"id", b"")))
         self.sheet_names = {targets[rid]: name for name, rid in sheets if rid in targets}

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import posixpath
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -13,20 +12,14 @@ from typing import IO, Any
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from ..a1 import Area, col_letter, col_number, from_r1c1, split_address, to_r1c1
+from ..errors import WorkbookError
+from ..values import CellValue, ErrorValue
 from . import sheetscan
-from .errors import WorkbookError
-from .refs import Area, col_letter, col_number, from_r1c1, split_address, to_r1c1
-from .safety import check_sizes
+from .package import check_sizes, part_target
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
-
-
-class ErrorValue(str):
-    """An error value stored in or computed for a cell, such as ``#DIV/0!``."""
-
-
-CellValue = float | str | bool | ErrorValue | None
 
 
 class Cell:
@@ -325,13 +318,7 @@ class XlsxFile:
         if rels in self._parts:
             for _, element in self._parse(rels, ("end",)):
                 if _local(element.tag) == "Relationship":
-                    target = element.get("Target", "")
-                    path = (
-                        target.lstrip("/")
-                        if target.startswith("/")
-                        else posixpath.normpath(posixpath.join("xl", target))
-                    )
-                    targets[element.get("Id", "")] = path
+                    targets[element.get("Id", "")] = part_target(element.get("Target", ""))
         for _, element in self._parse("xl/workbook.xml", ("end",)):
             tag = _local(element.tag)
             if tag == "sheet":

@@ -1,43 +1,38 @@
 """Lays out the sheets of a graph — the graph front sheet, the parameters, one sheet per input and
 node, the plots — and writes the .xlsx atomically, with a defined name for every block (SPEC §4).
 
-Every formula cell carries a cached value that formualizer computed from the formulas, so readers
-that do not recalculate (pandas, previews) show the numbers: the workbook is written once in
-memory, recalculated, and written again with the values. Applications still recalculate on open.
-Above CACHED_VALUES_UP_TO formula cells (beyond 128×64) workbooks are written once, without
+Every formula cell carries a cached value computed from the formulas by the ``cached_values``
+the caller hands in (an engine's recalculation of the draft package; this side imports none), so
+readers that do not recalculate (pandas, previews) show the numbers: the workbook is written once
+in memory, recalculated, and written again with the values. Applications still recalculate on
+open. Above CACHED_VALUES_UP_TO formula cells (beyond 128×64) workbooks are written once, without
 cached values, so that a build stays faster than a bare openpyxl dump of the same formulas.
 Every word on a sheet comes from the template, in the graph's language.
 """
 
 from __future__ import annotations
 
-import glob
 import io
-import os
-import secrets
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ..a1 import Area, cell, col_letter
+from ..layout import BLOCK_LEFT, BLOCK_TOP, HEADER_ROW, LABEL_COL, PARAMS_SHEET, Layout, defined_name
+from ..model import plots
+from ..model.graph import Block, Graph
+from ..model.inputs import Inputs
+from ..values import ErrorValue, Values
 from . import exercise as exercise_module
-from . import ooxml, plots
+from . import ooxml
 from .compile import cell_pattern, param_formula
-from .engines import Values
-from .engines import formualizer as formualizer_engine
-from .errors import WorkbookError
-from .graph import Block, Graph
-from .inputs import Inputs
-from .layout import BLOCK_LEFT, BLOCK_TOP, HEADER_ROW, LABEL_COL, PARAMS_SHEET, Layout, defined_name
-from .refs import Area, cell, col_letter, quote_sheet
-from .xlsx import ErrorValue
+from .files import check_target, replacing
+from .front import GRAPH_SHEET, TAB, graph_sheet, link
 
 Row = tuple[int, list[tuple[int, ooxml.Value, str]]]
 Link = tuple[str, str]
 
-GRAPH_SHEET = "graph"
-_TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47", "graph": "404040"}
 _SERIES_COLOURS = ("BF9000", "5B9BD5", "ED7D31", "70AD47", "7030A0")
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
 _NOTES_RIGHT = 10  # column J: notes above a block are shown up to here
@@ -45,6 +40,9 @@ _NOTES_RIGHT = 10  # column J: notes above a block are shown up to here
 # values makes a build about four times slower; beyond 128×64 that is slower than a bare openpyxl
 # dump of the same formulas (benchmarks/scale.py), so larger workbooks go without.
 CACHED_VALUES_UP_TO = 200_000
+
+# Recalculates a draft package (the .xlsx bytes) and returns the values of the given areas.
+CachedValues = Callable[[bytes, list[Area]], Values]
 
 
 def write(
@@ -55,12 +53,14 @@ def write(
     progress: bool = False,
     exercise: tuple[str, ...] = (),
     force: bool = False,
+    cached_values: CachedValues | None = None,
 ) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
     An interrupted write leaves whatever was at ``path`` before untouched; a file at ``path`` that
     bnsheet did not write is replaced only with ``force``. The ``exercise`` nodes' blocks are left
-    empty, with the task written above them.
+    empty, with the task written above them. ``cached_values`` recalculates the draft for the
+    formula cells' cached values; without it (or above CACHED_VALUES_UP_TO) none are written.
     """
     path = Path(path)
     check_target(path, force=force)
@@ -70,13 +70,15 @@ def write(
     areas = book.formula_areas()
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
     with tqdm(total=total, unit="cell", disable=not progress, desc="build", leave=False) as bar:
-        if sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
-            bar.set_description("build: cached values (formualizer)")
+        if cached_values is not None and sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
+            bar.set_description("build: cached values")
             draft = io.BytesIO()
             ooxml.write(draft, book.sheets(None), book.names(), graph.title, compress=False)
-            cached = formualizer_engine.recalculate_bytes(draft.getvalue(), areas)
+            cached = cached_values(draft.getvalue(), areas)
             bar.set_description("build")
-        return _save_atomically(path, book.sheets(cached, bar), book.names(), graph.title)
+        with replacing(path) as temporary, temporary.open("wb") as stream:
+            ooxml.write(stream, book.sheets(cached, bar), book.names(), graph.title)
+        return path
 
 
 class _Book:
@@ -89,7 +91,7 @@ class _Book:
     def names(self) -> dict[str, str]:
         graph, layout = self.graph, self.layout
         names = {defined_name(b.name): layout.area(b).absolute() for b in graph.blocks}
-        names |= {defined_name(p.name): layout.param_area(graph, p.name).absolute() for p in graph.params}
+        names |= {defined_name(p.name): layout.param_area(graph.params, p.name).absolute() for p in graph.params}
         names |= {defined_name(b.name): b.area.absolute() for b in self.plots.blocks}
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
@@ -98,12 +100,12 @@ class _Book:
     def formula_areas(self) -> list[Area]:
         """Every area of formula cells: the nodes, the parameters that are formulas, the plot tables."""
         areas = [self.layout.area(b) for b in self.graph.nodes if b.name not in self.exercise]
-        areas += [self.layout.param_area(self.graph, p.name) for p in self.graph.params if p.formula]
+        areas += [self.layout.param_area(self.graph.params, p.name) for p in self.graph.params if p.formula]
         return areas + [b.area for b in self.plots.blocks]
 
     def sheets(self, cached: Values | None, bar: tqdm | None = None) -> list[ooxml.Sheet]:
         graph, layout = self.graph, self.layout
-        sheets = [_graph_sheet(graph), _params_sheet(graph, self.inputs, layout, cached)]
+        sheets = [graph_sheet(graph), _params_sheet(graph, self.inputs, layout, cached)]
         sheets += [
             _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise)
             for block in graph.blocks
@@ -119,14 +121,6 @@ def _formula(text: str, cached: Values | None, area: Area, i: int, j: int) -> oo
     return ooxml.Formula(text, value, isinstance(value, ErrorValue))
 
 
-def _shape_name(block: Block) -> str:
-    return block.shape.replace("x", "×")
-
-
-def _link(name: str) -> str:
-    return f"{quote_sheet(name)}!A1"
-
-
 def _shape(block: Block, layout: Layout) -> str:
     return f"{'1' if block.is_row else 'N'}×D = {layout.rows(block)}×{layout.d}"
 
@@ -136,7 +130,7 @@ def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[
     the local derivative rule (backward steps) and links to the sheets it reads (or, for an
     input, that read it); for an exercise, the task instead. Every sheet's notes are written
     here, and only here."""
-    back = (cell(1, _BACK_LINK_COL), _link(GRAPH_SHEET))
+    back = (cell(1, _BACK_LINK_COL), link(GRAPH_SHEET))
     shape = _shape(block, layout)
     params = {p.name for p in graph.params}
     if exercise:  # the task names the sheets to read, and takes the rows the links would
@@ -164,7 +158,7 @@ def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[
     related_cells: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, graph.word(related_word), "label")]
     related_cells += [(BLOCK_LEFT + k, name, "link") for k, name in enumerate(related)]
     rows.append((links_row, related_cells))
-    links = [back] + [(cell(links_row, BLOCK_LEFT + k), _link(name)) for k, name in enumerate(related)]
+    links = [back] + [(cell(links_row, BLOCK_LEFT + k), link(name)) for k, name in enumerate(related)]
     return rows, links
 
 
@@ -175,7 +169,7 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
         yield 1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, graph.word("params"), "title")]
         yield 2, [(LABEL_COL, graph.word("params_note"), "note")]
         for param in graph.params:
-            area = layout.param_area(graph, param.name)
+            area = layout.param_area(graph.params, param.name)
             value: ooxml.Value = values.get(param.name, param.value)
             if param.formula:
                 value = _formula(param_formula(param.formula), cached, area, 0, 0)
@@ -184,7 +178,7 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
                              (BLOCK_LEFT + 1, param.text, "note")]  # fmt: skip
 
     widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 16.0, BLOCK_LEFT: 14.0, BLOCK_LEFT + 1: 60.0}
-    return ooxml.Sheet(PARAMS_SHEET, rows(), widths=widths, links=[("A1", _link(GRAPH_SHEET))], tab_color=_TAB["param"])
+    return ooxml.Sheet(PARAMS_SHEET, rows(), widths=widths, links=[("A1", link(GRAPH_SHEET))], tab_color=TAB["param"])
 
 
 def _block_sheet(
@@ -203,7 +197,7 @@ def _block_sheet(
         widths=widths,
         freeze=(BLOCK_TOP, BLOCK_LEFT),
         links=links,
-        tab_color=_TAB[kind],
+        tab_color=TAB[kind],
         print_area=f"$A$1:{last}",
     )
 
@@ -250,90 +244,6 @@ def _block_rows(
             bar.update(layout.d)
 
 
-def _graph_sheet(graph: Graph) -> ooxml.Sheet:
-    """The front sheet: the forward pass down the left, the backward pass up the right beside
-    the forward step it undoes, then the inputs, the extras and the plots — every name a link."""
-    rows: dict[int, list[tuple[int, ooxml.Value, str]]] = {}
-    links: list[Link] = []
-
-    def put(row: int, col: int, value: ooxml.Value, style: str, target: str | None = None) -> None:
-        rows.setdefault(row, []).append((col, value, style))
-        if target is not None:
-            links.append((cell(row, col), _link(target)))
-
-    def node(row: int, col: int, block: Block) -> None:
-        put(row, col, block.name, f"{graph.kind(block)}_link", block.name)
-
-    put(1, 2, graph.word("graph_title"), "title")
-    put(2, 2, graph.word("graph_intro"), "note")
-    forward = [n for n in graph.nodes if n.step.startswith("f")]
-    backward = [n for n in graph.nodes if n.step.startswith("b")]
-    sections = {s.prefix: s for s in graph.sections}
-    put(4, 2, sections["f"].title if "f" in sections else "", "heading")
-    put(4, 7, sections["b"].title if "b" in sections else "", "heading")
-    for col, key in ((2, "step"), (3, "node"), (4, "shape"), (5, "what"), (7, "step"), (8, "node"), (10, "what")):
-        put(5, col, graph.word(key), "label")
-    top = 6  # the row of the first input; step k of both passes sits at top + 2k
-    first_input = graph.inputs[0]
-    node(top, 3, first_input)
-    put(top, 4, _shape_name(first_input), "note")
-    put(top, 5, first_input.text, "note")
-    for k in range(1, len(forward) + 1):
-        put(top + 2 * k - 1, 3, "↓", "arrow")
-    for block in forward:
-        row = top + 2 * int(block.step[1:])
-        put(row, 2, block.step, "label")
-        node(row, 3, block)
-        put(row, 4, _shape_name(block), "note")
-        put(row, 5, block.math, "note")
-    steps: dict[int, list[Block]] = {}
-    for block in backward:
-        steps.setdefault(int(block.step[1:]), []).append(block)
-    for k, blocks in steps.items():
-        row = top + 2 * k
-        put(row, 7, blocks[0].step, "label")
-        for col, block in enumerate(blocks[:2], start=8):
-            node(row, col, block)
-        put(row, 10, ";  ".join(b.math for b in blocks), "note")
-        if k < max(steps):
-            put(row + 1, 8, "↑", "arrow")
-    row = top + 2 * (max(steps, default=len(forward)) + 1)
-    put(row - 1, 8, "↑", "arrow")
-    gradient_in = next((b for b in graph.inputs if b.name == "dout"), None)
-    if gradient_in is not None:
-        node(row, 8, gradient_in)
-        put(row, 10, gradient_in.text, "note")
-    row += 2
-    put(row, 2, graph.word("graph_inputs"), "heading")
-    for block in graph.inputs:
-        row += 1
-        node(row, 3, block)
-        put(row, 4, _shape_name(block), "note")
-        put(row, 5, block.text, "note")
-    for section in graph.sections:
-        extras = [n for n in graph.nodes if n.step.startswith(section.prefix)]
-        if section.prefix in ("f", "b") or not extras:
-            continue
-        row += 2
-        put(row, 2, section.title, "heading")
-        for block in extras:
-            row += 1
-            put(row, 2, block.step, "label")
-            node(row, 3, block)
-            put(row, 4, _shape_name(block), "note")
-            put(row, 5, block.math, "note")
-    row += 2
-    put(row, 2, graph.word("graph_more"), "heading")
-    put(row + 1, 3, PARAMS_SHEET, "link", PARAMS_SHEET)
-    put(row + 1, 5, graph.word("params_note"), "note")
-    put(row + 2, 3, plots.PLOTS_SHEET, "link", plots.PLOTS_SHEET)
-    put(row + 2, 5, graph.word("plots_title"), "note")
-    widths = {1: 2.0, 2: 6.0, 3: 17.0, 4: 6.0, 5: 44.0, 6: 3.0, 7: 6.0, 8: 11.0, 9: 11.0, 10: 44.0}
-    ordered = [(r, sorted(cells)) for r, cells in sorted(rows.items())]
-    print_area = f"$A$1:$M${max(rows)}"  # the notes of the last column run on to the right
-    return ooxml.Sheet(GRAPH_SHEET, ordered, widths=widths, links=links, tab_color=_TAB["graph"], print_area=print_area)
-
-
 def _plots_sheet(graph: Graph, layout: Layout, table: plots.PlotsLayout, cached: Values | None) -> ooxml.Sheet:
     """Histograms and column statistics as formula tables, and column charts that read them."""
     rows: dict[int, list[tuple[int, ooxml.Value, str]]] = {}
@@ -356,7 +266,7 @@ def _plots_sheet(graph: Graph, layout: Layout, table: plots.PlotsLayout, cached:
     widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 30.0} | {BLOCK_LEFT + j: 12.0 for j in range(layout.d)}
     return ooxml.Sheet(
         plots.PLOTS_SHEET, sorted(rows.items()), widths=widths, freeze=(plots.HEADER_ROW + 1, BLOCK_LEFT),
-        links=[("A1", _link(GRAPH_SHEET))], tab_color=_TAB["forward"], charts=charts,
+        links=[("A1", link(GRAPH_SHEET))], tab_color=TAB["forward"], charts=charts,
     )  # fmt: skip
 
 
@@ -393,87 +303,3 @@ def _charts(graph: Graph, layout: Layout, table: plots.PlotsLayout) -> list[ooxm
         anchor = (top, left + width + 1, top + height - 1, left + 2 * width + 1)
         charts.append(ooxml.Chart(graph.word(word), row(features), series, anchor, categories_are_text=True))
     return charts
-
-
-def check_target(path: Path, *, force: bool = False) -> None:
-    """Refuse, before any work, to write where the workbook could not go or would replace a
-    file bnsheet did not make (unless ``force``)."""
-    folder = path.parent
-    if path.suffix.lower() != ".xlsx":
-        raise WorkbookError(f"{path}: the workbook's name must end in .xlsx")
-    if not folder.is_dir():
-        state = "is not a folder" if folder.exists() else "does not exist"
-        raise WorkbookError(f"{path}: the folder {folder} {state}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise WorkbookError(f"{path}: cannot write in {folder} (permission denied)")
-    if path.is_dir():
-        raise WorkbookError(f"{path}: is a folder")
-    if path.exists() and not force and not made_by_bnsheet(path):
-        raise WorkbookError(f"{path}: exists and was not written by bnsheet; use --force to replace it")
-
-
-def made_by_bnsheet(path: Path) -> bool:
-    """Whether ``path`` is a workbook bnsheet wrote (its docProps/app.xml names bnsheet)."""
-    try:
-        with zipfile.ZipFile(path) as package, package.open("docProps/app.xml") as part:
-            app = part.read(1 << 16)
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError, EOFError):
-        return False
-    return f"<Application>{ooxml.APPLICATION}</Application>".encode() in app
-
-
-def _save_atomically(path: Path, sheets: list[ooxml.Sheet], names: dict[str, str], title: str) -> Path:
-    """Write to a hidden temporary file beside ``path``, flush it to disk, then rename it over
-    ``path``: a reader sees the old file or the new one, never half of one."""
-    folder = path.parent
-    _remove_stale_temps(path)
-    temp = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        # os.open with 0o666 gives the file the mode the user's umask asks for, as open() would.
-        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot write in {folder} ({exc.strerror})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            ooxml.write(stream, sheets, names, title)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-        _sync_folder(folder)
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    finally:  # also on Ctrl-C: no partial file is left behind
-        temp.unlink(missing_ok=True)
-    return path
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Temporary files of earlier builds of ``path`` whose process died (killed, power lost)."""
-    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = temp.name[len(path.name) + 2 :].split(".")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            temp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists but belongs to someone else
-    return True
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (where the system lets a folder be opened)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
-from .refs import cell, col_letter, quote_sheet
+from ..a1 import cell, col_letter, quote_sheet
 
 
 class Formula(NamedTuple):

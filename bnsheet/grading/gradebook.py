@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import engines
-from .errors import BnsheetError, WorkbookError
-from .grader import COLUMNS, Grade, grade
+from .. import engines, tables
+from ..errors import BnsheetError, WorkbookError
+from .grade import COLUMNS, Grade, grade
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,7 +68,7 @@ class Gradebook:
         parts = [g.to_text() for g in self.grades]
         parts += [f"{path}: cannot be graded: {reason}" for path, reason in self.unusable]
         if len(self.grades) + len(self.unusable) > 1:
-            parts.append(self.scores.to_string(index=False))
+            parts.append(tables.frame(self.scores))
         return "\n\n".join(parts)
 
 

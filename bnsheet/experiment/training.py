@@ -9,8 +9,6 @@ between a BN run and a plain run is the BN layers. Needs the optional extra:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from .errors import InputError, MissingExtraError
+from .. import tables
+from ..errors import InputError, MissingExtraError
+from ..model.reference import Array
+from ..writing.files import replacing
 from .network import BNBatch, Diverged, Network, Step, gradient_check
-from .reference import Array
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,7 +162,7 @@ def summary_text(table: pd.DataFrame) -> str:
     for column in ("final_test_accuracy", "best_test_accuracy"):
         shown[column] = ["—" if pd.isna(a) else f"{a:.3f}" for a in table[column]]
     shown["diverged_in_epoch"] = ["" if pd.isna(e) else e for e in table.diverged_in_epoch]
-    return str(shown.to_string(index=False))
+    return tables.frame(shown)
 
 
 def plot(curves: pd.DataFrame, path: Path) -> Path:
@@ -187,7 +187,7 @@ def plot(curves: pd.DataFrame, path: Path) -> Path:
     axes.flat[0].legend(loc="lower right")
     figure.suptitle("5×100 ReLU network on 8×8 digits (1000 training images, batch 100, SGD)")
     figure.tight_layout()
-    with _atomic(path) as temporary:
+    with replacing(path) as temporary:
         figure.savefig(temporary, format="png", dpi=100)
     pyplot.close(figure)
     return path
@@ -195,7 +195,7 @@ def plot(curves: pd.DataFrame, path: Path) -> Path:
 
 def write_csv(curves: pd.DataFrame, path: Path) -> Path:
     """The curves as CSV, one row per (scale, BN, epoch), written atomically."""
-    with _atomic(path) as temporary:
+    with replacing(path) as temporary:
         curves.to_csv(temporary, index=False)
     return path
 
@@ -269,24 +269,6 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` that replaces it only once fully written."""
-    if not path.parent.is_dir():
-        raise InputError(f"the folder {path.parent} does not exist")
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)  # mkstemp makes it private; the result is an ordinary file
-    try:
-        yield Path(name)
-        os.replace(name, path)
-    finally:
-        if os.path.exists(name):
-            os.unlink(name)
-
-
 def _pyplot() -> Any:
     matplotlib = _require("matplotlib")
     matplotlib.use("Agg")  # files only, never a window
@@ -330,7 +312,7 @@ def reproduce(
          f"largest relative error {worst.relative_error:.1e} ({worst.network} {worst.parameter}), "
          f"tolerance {GRADIENT_TOLERANCE:g}")  # fmt: skip
     if not gradients.ok.all():
-        echo(gradients.to_string(index=False))
+        echo(tables.frame(gradients))
         echo("gradient check FAILED: the network's backward pass is wrong; not training")
         return False
     curves = run(scales, epochs=epochs, lr=lr, seed=seed, progress=progress)

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, TypeGuard, Union
 
 import numpy as np
 
-from .errors import InputError
-from .layout import BLOCK_LEFT, BLOCK_TOP
+from ..a1 import MAX_COLS, MAX_ROWS
+from ..errors import InputError
+from ..layout import BLOCK_LEFT, BLOCK_TOP
 from .reference import Array
-from .refs import MAX_COLS, MAX_ROWS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,7 +8,7 @@ import os
 import pytest
 
 import bnsheet
-from bnsheet import stored
+from bnsheet.checking import second_process
 from bnsheet.errors import EngineError
 
 
@@ -30,7 +30,7 @@ def test_a_reader_that_dies_is_an_engine_error_not_a_hang(built, monkeypatch):
     def die(book, areas):
         os._exit(3)  # in the forked reader: as if it were killed
 
-    monkeypatch.setattr(stored, "read", die)
+    monkeypatch.setattr(second_process, "read", die)
     with pytest.raises(EngineError, match="stopped without an answer"):
         bnsheet.verify(built)
 
@@ -39,7 +39,7 @@ def test_a_fault_in_the_reader_reaches_the_caller_with_what_it_was(built, monkey
     def fail(book, areas):
         raise KeyError("C7")
 
-    monkeypatch.setattr(stored, "read", fail)
+    monkeypatch.setattr(second_process, "read", fail)
     with pytest.raises(RuntimeError, match="KeyError: 'C7'"):
         bnsheet.verify(built)
 
@@ -50,8 +50,8 @@ def test_a_reader_that_hangs_is_stopped_after_the_timeout(built, monkeypatch):
     def hang(book, areas):
         time.sleep(60)
 
-    monkeypatch.setattr(stored, "read", hang)
-    monkeypatch.setattr(stored, "TIMEOUT", 1.0)
+    monkeypatch.setattr(second_process, "read", hang)
+    monkeypatch.setattr(second_process, "TIMEOUT", 1.0)
     started = time.monotonic()
     with pytest.raises(EngineError, match="no answer in 1 s"):
         bnsheet.verify(built)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..model import graph as graph_module
+from ..model import inputs as inputs_module
+from ..model.inputs import ArrayLike
 from . import exercise as exercise_module
-from . import graph as graph_module
-from . import inputs as inputs_module
-from .inputs import ArrayLike
-from .workbook import write
+from .sheets import CachedValues, write
 
 DEFAULT_PATH = Path("output") / "batchnorm.xlsx"
 
@@ -34,6 +34,7 @@ def build(
     progress: bool = False,
     exercise: str | Iterable[str] | None = None,
     force: bool = False,
+    cached_values: CachedValues | None = None,
 ) -> Path:
     """Write the staged BatchNorm workbook and return its path.
 
@@ -42,7 +43,9 @@ def build(
     running statistics are updated, ``lr`` the SGD step; ``lang`` ("en" or "ja") every word shown.
     ``exercise`` ("backward", "forward", "all" or node names) leaves those nodes' blocks empty for
     a learner, the task written above each. The file is written atomically; an existing file at
-    ``path`` that bnsheet did not write is replaced only with ``force=True``.
+    ``path`` that bnsheet did not write is replaced only with ``force=True``. ``cached_values``
+    recalculates the draft for the cached values readers that do not recalculate show;
+    :func:`bnsheet.build` hands in formualizer's.
 
     >>> import bnsheet
     >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
@@ -54,4 +57,6 @@ def build(
         n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout, running_mean=running_mean,
         running_var=running_var, momentum=momentum, unbiased=unbiased, lr=lr,
     )  # fmt: skip
-    return write(Path(path), graph, values, progress=progress, exercise=chosen, force=force)
+    return write(
+        Path(path), graph, values, progress=progress, exercise=chosen, force=force, cached_values=cached_values
+    )

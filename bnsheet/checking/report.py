@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .refs import Area
+from ..a1 import Area
+from ..tables import aligned
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,7 +125,7 @@ class Report:
             + [r.first_bad_cell or ""]
             for i, r in enumerate(self.results)
         ]
-        lines = [f"{self.path}  (engine: {self.engine})", _aligned(columns, rows)]
+        lines = [f"{self.path}  (engine: {self.engine})", aligned(columns, rows)]
         for r in self.results:
             if r.status != "ok":
                 where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
@@ -134,7 +135,7 @@ class Report:
                 [str(v) if column not in ("max_abs_diff", "max_rel_diff") else _number(v) for column, v in row.items()]
                 for row in self.agreement.to_dict(orient="records")
             ]
-            lines += ["engines against each other:", _aligned(list(self.agreement.columns), pairs)]
+            lines += ["engines against each other:", aligned(list(self.agreement.columns), pairs)]
         lines += [f"note: {note}" for note in self.notes]
         failed = sum(r.status != "ok" for r in self.results)
         lines.append(
@@ -151,13 +152,6 @@ class Report:
             document["agreement"] = self.agreement.to_dict(orient="records")
         document["notes"] = self.notes
         return json.dumps(document, indent=2)
-
-
-def _aligned(columns: list[str], rows: list[list[str]]) -> str:
-    """A fixed-width table: every column right-aligned under its name, one space between columns."""
-    widths = [max([len(name), *(len(row[k]) for row in rows)]) for k, name in enumerate(columns)]
-    return "\n".join(" ".join(text.rjust(width) for text, width in zip(line, widths, strict=True))
-                     for line in [columns, *rows])  # fmt: skip
 
 
 def _number(value: float) -> str:

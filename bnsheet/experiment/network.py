@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import reference
-from .reference import Array
+from ..model import reference
+from ..model.reference import Array
 
 
 class Diverged(ArithmeticError):

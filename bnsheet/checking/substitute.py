@@ -10,14 +10,14 @@ circular reference, which Excel and LibreOffice do not; in the copy such a ``COL
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .refs import Area, cell, col_number, split_address
-from .xlsx import XlsxFile
+from ..a1 import Area, cell, col_number, split_address
+from ..reading import package
+from ..reading.xlsx import XlsxFile
 
 _ROW = re.compile(r'<row\b[^>]*?\br="(\d+)"[^>]*?(?:/>|>.*?</row>)', re.S)
 _ROW_OPEN = re.compile(r"<row\b[^>]*?(?=/?>)", re.S)
@@ -41,17 +41,18 @@ def substitute(book: XlsxFile, target: Path, blocks: Mapping[Area, np.ndarray], 
     for area, values in blocks.items():
         by_part.setdefault(book.sheet_part(area.sheet), []).append((area, values))
     fold = {book.sheet_part(sheet) for sheet in folded}
-    with zipfile.ZipFile(book.path) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename in by_part or info.filename in fold:
-                text = data.decode("utf-8")
-                for area, values in by_part.get(info.filename, []):
-                    text = _replace_block(text, area, values)
-                if info.filename in fold:
-                    text = _OWN_FORMULA.sub(_fold_positions, text)
-                data = text.encode("utf-8")
-            copy.writestr(info, data)
+
+    def replaced(name: str, data: bytes) -> bytes:
+        if name not in by_part and name not in fold:
+            return data
+        text = data.decode("utf-8")
+        for area, values in by_part.get(name, []):
+            text = _replace_block(text, area, values)
+        if name in fold:
+            text = _OWN_FORMULA.sub(_fold_positions, text)
+        return text.encode("utf-8")
+
+    package.copy(book.path, target, replaced)
     return target
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import TemplateError
+from ..errors import TemplateError
 
 SHAPES = ("NxD", "1xD")
 LANGUAGES = ("en", "ja")
@@ -18,6 +19,8 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(col))?\}")
 # an operator or "(" or ",", then one operand, then ^ is refused in templates.
 _UNARY_MINUS_POWER = re.compile(r"(?:^|[-+*/^(,=])\s*-\s*(?:\{[^}]*\}|[A-Za-z0-9_.]+)\s*\^")
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+# A step: its section's prefix, then its number (f1…f9 down the forward pass, b9…b0 back up).
+_STEP = re.compile(r"([a-z]+)([0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class Graph:
 
 
 def load(name_or_path: str | Path = "batchnorm", lang: str = "en") -> Graph:
-    """Load a template by name (one shipped in bnsheet/templates) or by path, in a language.
+    """Load a template by name (one shipped in templates/, installed as bnsheet.templates) or by path, in a language.
 
     >>> graph = load("batchnorm")
     >>> graph.nodes[0].name
@@ -125,7 +128,7 @@ def load(name_or_path: str | Path = "batchnorm", lang: str = "en") -> Graph:
     if path.suffix == ".toml" and path.exists():
         text = path.read_text(encoding="utf-8")
     else:
-        resource = resources.files("bnsheet") / "templates" / f"{name_or_path}.toml"
+        resource = resources.files("bnsheet.templates") / f"{name_or_path}.toml"
         if not resource.is_file():
             raise TemplateError(f"no template named {name_or_path!r}")
         text = resource.read_text(encoding="utf-8")
@@ -156,12 +159,14 @@ def parse(data: dict[str, object], lang: str = "en") -> Graph:
         plots = Plots(**plots_table) if isinstance(plots_table, dict) else Plots()
     except TypeError as exc:
         raise TemplateError(f"template: [plots]: {exc}") from None
-    plots = Plots(int(plots.bins), tuple(plots.blocks), int(plots.charted_features))
+    if not all(isinstance(v, int) for v in (plots.bins, plots.charted_features)) or isinstance(plots.blocks, str):
+        raise TemplateError("template: [plots]: bins and charted_features must be whole numbers, blocks a list")
+    plots = Plots(plots.bins, tuple(plots.blocks), plots.charted_features)
     params = tuple(
         Param(
             name=_str(p, "name"),
             text=_text(p, "text", lang),
-            value=float(p["value"]) if "value" in p else None,  # type: ignore[arg-type]
+            value=_number(p, "value") if "value" in p else None,
             formula=str(p["formula"]) if "formula" in p else None,
         )
         for p in _tables(data, "param")
@@ -190,45 +195,82 @@ def parse(data: dict[str, object], lang: str = "en") -> Graph:
 
 
 def _check(graph: Graph) -> None:
+    """The template's contract with the stages that use it; a TemplateError names what breaks it."""
+    _check_steps(graph)
     seen: dict[str, Block] = {}
     param_names = {p.name for p in graph.params}
     for block in graph.blocks:
         where = f"template {graph.name}, {block.name}"
         if block.name in seen or block.name in param_names:
             raise TemplateError(f"{where}: the name is used twice")
-        if block.shape not in SHAPES:
-            raise TemplateError(f"{where}: shape {block.shape!r} is not one of {SHAPES}")
-        if len(block.name) > 31 or _SHEET_NAME_FORBIDDEN.search(block.name):
-            raise TemplateError(f"{where}: not a valid sheet name")
-        if _UNARY_MINUS_POWER.search(block.formula):
-            raise TemplateError(
-                f"{where}: unary minus before ^ in {block.formula!r} means (-a)^b in Excel; write -(a^b) or 0-a^b"
-            )
-        for match in PLACEHOLDER.finditer(block.formula):
-            ref, col = match.group(1), match.group(2)
-            if ref in param_names:
-                if col:
-                    raise TemplateError(f"{where}: parameter {ref} has no column")
-                continue
-            if ref not in seen:
-                raise TemplateError(f"{where}: reads {ref!r}, which is not defined before it")
-            if col and seen[ref].is_row:
-                raise TemplateError(f"{where}: {{{ref}:col}} needs an NxD block, {ref} is 1xD")
-            if not col and block.is_row and not seen[ref].is_row:
-                raise TemplateError(f"{where}: a 1xD node reads NxD {ref} cell by cell; use :col")
-        if block.error_scale and block.error_scale not in block.reads:
-            raise TemplateError(f"{where}: error_scale {block.error_scale!r} is not a node it reads")
+        _check_block(block, where)
+        _check_reads(block, where, seen, param_names)
         seen[block.name] = block
     for section in graph.sections:
         if section.kind not in KINDS:
             raise TemplateError(f"template {graph.name}: section {section.prefix}: kind is not one of {KINDS}")
-    if graph.sections:
-        for node in graph.nodes:
-            if graph.section(node) is None:
-                raise TemplateError(f"template {graph.name}, {node.name}: step {node.step!r} is in no [[section]]")
     for name in graph.plots.blocks:
         if name not in seen or seen[name].is_row:
             raise TemplateError(f"template {graph.name}: [plots] block {name!r} is not an NxD block")
+
+
+def _check_block(block: Block, where: str) -> None:
+    """A block's own fields: its shape, a valid sheet name, a formula Excel reads as written."""
+    if block.shape not in SHAPES:
+        raise TemplateError(f"{where}: shape {block.shape!r} is not one of {SHAPES}")
+    if len(block.name) > 31 or _SHEET_NAME_FORBIDDEN.search(block.name):
+        raise TemplateError(f"{where}: not a valid sheet name")
+    if _UNARY_MINUS_POWER.search(block.formula):
+        raise TemplateError(
+            f"{where}: unary minus before ^ in {block.formula!r} means (-a)^b in Excel; write -(a^b) or 0-a^b"
+        )
+    if block.error_scale and block.error_scale not in block.reads:
+        raise TemplateError(f"{where}: error_scale {block.error_scale!r} is not a node it reads")
+
+
+def _check_reads(block: Block, where: str, seen: dict[str, Block], param_names: set[str]) -> None:
+    """What a formula reads is defined before it, in a shape the broadcast rule can read (SPEC §2)."""
+    for match in PLACEHOLDER.finditer(block.formula):
+        ref, col = match.group(1), match.group(2)
+        if ref in param_names:
+            if col:
+                raise TemplateError(f"{where}: parameter {ref} has no column")
+            continue
+        if ref not in seen:
+            raise TemplateError(f"{where}: reads {ref!r}, which is not defined before it")
+        if col and seen[ref].is_row:
+            raise TemplateError(f"{where}: {{{ref}:col}} needs an NxD block, {ref} is 1xD")
+        if not col and block.is_row and not seen[ref].is_row:
+            raise TemplateError(f"{where}: a 1xD node reads NxD {ref} cell by cell; use :col")
+
+
+def _check_steps(graph: Graph) -> None:
+    """Steps the workbook can place: a section's prefix and a number (the graph sheet puts forward
+    step fK and backward step bK on rows by K), one section per prefix."""
+    prefixes = [section.prefix for section in graph.sections]
+    if len(set(prefixes)) < len(prefixes):
+        raise TemplateError(f"template {graph.name}: two [[section]]s have the same prefix")
+    for section in graph.sections:
+        if not re.fullmatch(r"[a-z]+", section.prefix):
+            raise TemplateError(f"template {graph.name}: section prefix {section.prefix!r} must be lower-case letters")
+    for node in graph.nodes:
+        step = _STEP.fullmatch(node.step)
+        if step is None:
+            raise TemplateError(
+                f"template {graph.name}, {node.name}: step {node.step!r} must be a section's prefix and a number, "
+                "like f1 or b9"
+            )
+        if graph.sections and step.group(1) not in prefixes:
+            raise TemplateError(f"template {graph.name}, {node.name}: step {node.step!r} is in no [[section]]")
+    # the graph sheet has room for one node per forward step and two per backward step
+    for prefix, room in (("f", 1), ("b", 2)):
+        steps = Counter(node.step for node in graph.nodes if node.step.rstrip("0123456789") == prefix)
+        crowded = sorted(step for step, count in steps.items() if count > room)
+        if crowded:
+            raise TemplateError(
+                f"template {graph.name}: step {crowded[0]} holds {steps[crowded[0]]} nodes; the graph sheet has room "
+                f"for {room} per {'forward' if prefix == 'f' else 'backward'} step"
+            )
 
 
 def _table(data: dict[str, object], key: str) -> dict[str, object]:
@@ -254,6 +296,13 @@ def _text(table: dict[str, object], key: str, lang: str) -> str:
             raise TemplateError(f"template: {table.get('name', '?')}: {key} has no {', '.join(missing)} text")
         return str(value[lang])
     return _str(table, key)
+
+
+def _number(table: dict[str, object], key: str) -> float:
+    value = table.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TemplateError(f"template: {table.get('name', '?')}: {key} must be a number, not {value!r}")
+    return float(value)
 
 
 def _str(table: dict[str, object], key: str) -> str:

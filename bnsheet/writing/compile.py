@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 
-from .graph import PLACEHOLDER, Block, Graph
-from .layout import BLOCK_TOP, Layout, defined_name
-from .refs import quote_sheet
+from ..a1 import quote_sheet
+from ..layout import BLOCK_TOP, Layout, defined_name
+from ..model.graph import PLACEHOLDER, Block, Graph
 
 
 def cell_pattern(node: Block, graph: Graph, layout: Layout) -> str:
     """The node's formula with ``{c}`` and ``{r}`` open.
 
-    >>> from bnsheet.graph import load
+    >>> from bnsheet.model.graph import load
     >>> g = load()
     >>> cell_pattern(g.block("xhat"), g, Layout(4, 3))
     "='xmu'!{c}{r}*'ivar'!{c}$7"

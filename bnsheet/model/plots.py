@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..a1 import Area, col_letter, quote_sheet
+from ..layout import BLOCK_LEFT, BLOCK_TOP, Layout, defined_name
 from . import reference
 from .graph import Graph
-from .layout import BLOCK_LEFT, BLOCK_TOP, Layout, defined_name
-from .refs import Area, col_letter, quote_sheet
 
 PLOTS_SHEET = "plots"
 HEADER_ROW = 4  # feature labels

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import engines
-from .refs import Area
-from .xlsx import ErrorValue
+from .. import engines
+from ..a1 import Area
+from ..values import ErrorValue, Values
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,7 +43,7 @@ class Difference:
 
 
 def disagreements(
-    runs: dict[str, engines.Values], areas: dict[str, Area], tolerance: dict[str, np.ndarray]
+    runs: dict[str, Values], areas: dict[str, Area], tolerance: dict[str, np.ndarray]
 ) -> dict[str, Difference]:
     """Per node, the first pair of engines that disagree beyond ``tolerance`` (plus what each
     engine's stored digits allow). Two error values agree whatever their codes (#NUM! in one
@@ -63,7 +63,7 @@ def disagreements(
     return found
 
 
-def pairwise(runs: dict[str, engines.Values], areas: dict[str, Area], expected: dict[str, np.ndarray]) -> pd.DataFrame:
+def pairwise(runs: dict[str, Values], areas: dict[str, Area], expected: dict[str, np.ndarray]) -> pd.DataFrame:
     """Per pair of engines, the largest difference over every numeric cell of every node,
     absolute and relative to the node's largest magnitude (as max_rel_err is)."""
     import pandas as pd

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .errors import InputError
-from .graph import Block, Graph
-from .layout import defined_name
-from .refs import Area
+from ..a1 import Area
+from ..errors import InputError
+from ..layout import defined_name
+from ..model.graph import Block, Graph
 
 NAME = defined_name("exercise")
 CHOICES = ("backward", "forward", "all")
@@ -21,7 +21,7 @@ CHOICES = ("backward", "forward", "all")
 def choose(spec: str | Iterable[str], graph: Graph) -> tuple[str, ...]:
     """The exercise nodes, in graph order, for ``backward``, ``forward``, ``all`` or node names.
 
-    >>> from bnsheet.graph import load
+    >>> from bnsheet.model.graph import load
     >>> choose("dx1,dmu", load())
     ('dx1', 'dmu')
     >>> len(choose("backward", load()))

@@ -1,0 +1,1 @@
+"""Verify: recalculate, compare every block with the reference, check the formulas, report."""

@@ -1,0 +1,113 @@
+"""Verify's own reading in a second process, beside the engine: the file vetted, then every block
+read as :class:`~bnsheet.reading.stored.Stored`, its formulas checked (filled.py).
+
+Vetting the file, reading a million formulas out of the sheet XML and checking that each block is
+one formula filled takes as long as formualizer's evaluation. In a forked process it runs beside
+the engine instead of before or between it; on two cores that halves the wait. The process first
+vets the file and says so (the engine loads nothing before), then sends back a Stored per area.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from ..a1 import Area
+from ..errors import EngineError, WorkbookError
+from ..reading import vetting
+from ..reading.stored import Stored
+from ..reading.xlsx import XlsxFile
+from .filled import formula_fault
+
+TIMEOUT = 900.0  # seconds for the second process to vet or to read: minutes beyond the largest workbook
+
+
+def read(book: XlsxFile, areas: list[Area]) -> dict[Area, Stored]:
+    """Each area as ``book`` stores it, with what is wrong with its formulas."""
+    grids = (book.grid(area) for area in areas)
+    return {grid.area: Stored.of(grid, formula_fault(grid)) for grid in grids}
+
+
+class Reading:
+    """A second process that vets ``path`` and then reads ``areas``, from entering the block to
+    leaving it: ``vetted()`` waits for its verdict on the file, ``result()`` for what it read.
+    It runs at a lower priority, so that the engine keeps both cores when it can use them; it has
+    less to do and still finishes first. Where processes cannot be forked, both happen here, on
+    entering.
+    """
+
+    def __init__(self, path: Path, areas: list[Area]) -> None:
+        self.path, self.areas = path, areas
+        self._verdict: bool = False
+        self._result: dict[Area, Stored] | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._answers: Connection | None = None
+
+    def __enter__(self) -> Reading:
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:  # no fork here (Windows): vet and read at once, in this process
+            vetting.vet(self.path)
+            self._verdict = True
+            with XlsxFile(self.path) as book:
+                self._result = read(book, self.areas)
+            return self
+        self._answers, answers = context.Pipe(duplex=False)
+        self._process = context.Process(target=_read_in_child, args=(self.path, self.areas, answers), daemon=True)
+        try:
+            self._process.start()
+        finally:
+            answers.close()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join()
+            self._process.close()
+            self._process = None
+        if self._answers is not None:
+            self._answers.close()
+            self._answers = None
+
+    def vetted(self) -> None:
+        """Return once the file has been vetted; raise vet's WorkbookError if it was refused."""
+        if not self._verdict:
+            self._receive()
+            self._verdict = True
+
+    def result(self) -> dict[Area, Stored]:
+        self.vetted()
+        if self._result is None:
+            self._result = self._receive()
+        return self._result
+
+    def _receive(self) -> dict[Area, Stored]:
+        assert self._answers is not None
+        if not self._answers.poll(TIMEOUT):
+            raise EngineError(f"the process that reads the workbook gave no answer in {TIMEOUT:g} s; it was stopped")
+        try:
+            kind, answer = self._answers.recv()
+        except EOFError:
+            raise EngineError("the process that reads the workbook stopped without an answer") from None
+        if kind == "error":
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+
+def _read_in_child(path: Path, areas: list[Area], answers: Connection) -> None:
+    os.nice(10)
+    try:
+        vetting.vet(path)
+        answers.send(("vetted", None))
+        with XlsxFile(path) as book:
+            answers.send(("stored", read(book, areas)))
+    except (WorkbookError, EngineError) as exc:
+        answers.send(("error", exc))
+    except Exception as exc:  # a fault of ours: the parent raises it with what the child saw
+        answers.send(("error", RuntimeError(f"reading {path} failed: {type(exc).__name__}: {exc}")))
+    finally:
+        answers.close()

@@ -1,0 +1,1 @@
+"""The textbook experiment: a small network trained with and without Batch Normalization."""

@@ -1,0 +1,1 @@
+"""Grading learners' exercise workbooks, one file or a whole class."""

@@ -1,0 +1,17 @@
+"""Cell values every stage shares: an error value, what a cell can hold, a block's values by area."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .a1 import Area
+
+
+class ErrorValue(str):
+    """An error value stored in or computed for a cell, such as ``#DIV/0!``."""
+
+
+CellValue = float | str | bool | ErrorValue | None
+
+# What an engine returns: per area, an object array of CellValue (floats where the cell is a number).
+Values = dict[Area, "np.ndarray"]

@@ -1,0 +1,142 @@
+"""The front sheet, ``graph``: the forward pass down the left, the backward pass up the right beside
+the forward step it undoes, then the inputs, the extras and the plots — every name a link; and how
+every other sheet links to a sheet."""
+
+from __future__ import annotations
+
+from ..a1 import cell, quote_sheet
+from ..layout import PARAMS_SHEET
+from ..model import plots
+from ..model.graph import Block, Graph
+from . import ooxml
+
+GRAPH_SHEET = "graph"
+TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47", "graph": "404040"}
+_TOP = 6  # the row of the first input; step k of both passes sits at _TOP + 2k
+_WIDTHS = {1: 2.0, 2: 6.0, 3: 17.0, 4: 6.0, 5: 44.0, 6: 3.0, 7: 6.0, 8: 11.0, 9: 11.0, 10: 44.0}
+
+
+def shape_name(block: Block) -> str:
+    """``N×D`` or ``1×D``."""
+    return block.shape.replace("x", "×")
+
+
+def link(name: str) -> str:
+    """Where a link to sheet ``name`` goes: its first cell."""
+    return f"{quote_sheet(name)}!A1"
+
+
+def graph_sheet(graph: Graph) -> ooxml.Sheet:
+    """The front sheet of ``graph``'s workbook."""
+    front = _Front(graph)
+    front.passes()
+    row = front.backward(front.forward())
+    row = front.inputs(row)
+    row = front.extras(row)
+    front.more(row)
+    ordered = [(r, sorted(cells)) for r, cells in sorted(front.rows.items())]
+    print_area = f"$A$1:$M${max(front.rows)}"  # the notes of the last column run on to the right
+    return ooxml.Sheet(
+        GRAPH_SHEET, ordered, widths=_WIDTHS, links=front.links, tab_color=TAB["graph"], print_area=print_area
+    )
+
+
+class _Front:
+    """The front sheet's cells as they are put, row by row, and its links."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.rows: dict[int, list[tuple[int, ooxml.Value, str]]] = {}
+        self.links: list[tuple[str, str]] = []
+
+    def put(self, row: int, col: int, value: ooxml.Value, style: str, target: str | None = None) -> None:
+        self.rows.setdefault(row, []).append((col, value, style))
+        if target is not None:
+            self.links.append((cell(row, col), link(target)))
+
+    def node(self, row: int, col: int, block: Block) -> None:
+        self.put(row, col, block.name, f"{self.graph.kind(block)}_link", block.name)
+
+    def described(self, row: int, block: Block, what: str) -> None:
+        """A node in the left column with its shape and ``what`` it is."""
+        self.node(row, 3, block)
+        self.put(row, 4, shape_name(block), "note")
+        self.put(row, 5, what, "note")
+
+    def passes(self) -> None:
+        """The title and the headings of both passes."""
+        graph, put = self.graph, self.put
+        put(1, 2, graph.word("graph_title"), "title")
+        put(2, 2, graph.word("graph_intro"), "note")
+        sections = {s.prefix: s for s in graph.sections}
+        put(4, 2, sections["f"].title if "f" in sections else "", "heading")
+        put(4, 7, sections["b"].title if "b" in sections else "", "heading")
+        for col, key in ((2, "step"), (3, "node"), (4, "shape"), (5, "what"), (7, "step"), (8, "node"), (10, "what")):
+            put(5, col, graph.word(key), "label")
+
+    def forward(self) -> int:
+        """The first input, then the forward steps down the left; returns how many there are."""
+        forward = [n for n in self.graph.nodes if n.step.startswith("f")]
+        first_input = self.graph.inputs[0]
+        self.described(_TOP, first_input, first_input.text)
+        for k in range(1, len(forward) + 1):
+            self.put(_TOP + 2 * k - 1, 3, "↓", "arrow")
+        for block in forward:
+            row = _TOP + 2 * int(block.step[1:])
+            self.put(row, 2, block.step, "label")
+            self.described(row, block, block.math)
+        return len(forward)
+
+    def backward(self, forward_steps: int) -> int:
+        """The backward steps up the right, each beside the forward step it undoes, the incoming
+        gradient below them; returns the row below."""
+        steps: dict[int, list[Block]] = {}
+        for block in self.graph.nodes:
+            if block.step.startswith("b"):
+                steps.setdefault(int(block.step[1:]), []).append(block)
+        for k, blocks in steps.items():
+            row = _TOP + 2 * k
+            self.put(row, 7, blocks[0].step, "label")
+            for col, block in enumerate(blocks, start=8):  # the template allows two per step
+                self.node(row, col, block)
+            self.put(row, 10, ";  ".join(b.math for b in blocks), "note")
+            if k < max(steps):
+                self.put(row + 1, 8, "↑", "arrow")
+        row = _TOP + 2 * (max(steps, default=forward_steps) + 1)
+        self.put(row - 1, 8, "↑", "arrow")
+        gradient_in = next((b for b in self.graph.inputs if b.name == "dout"), None)
+        if gradient_in is not None:
+            self.node(row, 8, gradient_in)
+            self.put(row, 10, gradient_in.text, "note")
+        return row + 2
+
+    def inputs(self, row: int) -> int:
+        self.put(row, 2, self.graph.word("graph_inputs"), "heading")
+        for block in self.graph.inputs:
+            row += 1
+            self.described(row, block, block.text)
+        return row
+
+    def extras(self, row: int) -> int:
+        """Each section beyond the two passes (compact backward, running statistics, SGD)."""
+        for section in self.graph.sections:
+            extras = [n for n in self.graph.nodes if n.step.startswith(section.prefix)]
+            if section.prefix in ("f", "b") or not extras:
+                continue
+            row += 2
+            self.put(row, 2, section.title, "heading")
+            for block in extras:
+                row += 1
+                self.put(row, 2, block.step, "label")
+                self.described(row, block, block.math)
+        return row
+
+    def more(self, row: int) -> None:
+        """The parameters and plots sheets."""
+        graph, put = self.graph, self.put
+        row += 2
+        put(row, 2, graph.word("graph_more"), "heading")
+        put(row + 1, 3, PARAMS_SHEET, "link", PARAMS_SHEET)
+        put(row + 1, 5, graph.word("params_note"), "note")
+        put(row + 2, 3, plots.PLOTS_SHEET, "link", plots.PLOTS_SHEET)
+        put(row + 2, 5, graph.word("plots_title"), "note")
