@@ -8,6 +8,7 @@ from pathlib import Path
 from . import exercise as exercise_module
 from . import graph as graph_module
 from . import inputs as inputs_module
+from .errors import WorkbookError
 from .inputs import ArrayLike
 from .workbook import write
 
@@ -15,7 +16,7 @@ DEFAULT_PATH = Path("output") / "batchnorm.xlsx"
 
 
 def build(
-    path: str | Path = DEFAULT_PATH,
+    path: str | Path | None = None,
     *,
     n: int | None = None,
     d: int | None = None,
@@ -42,7 +43,9 @@ def build(
     running statistics are updated, ``lr`` the SGD step; ``lang`` ("en" or "ja") every word shown.
     ``exercise`` ("backward", "forward", "all" or node names) leaves those nodes' blocks empty for
     a learner, the task written above each. The file is written atomically; an existing file at
-    ``path`` that bnsheet did not write is replaced only with ``force=True``.
+    ``path`` that bnsheet did not write is replaced only with ``force=True``. Without ``path`` the
+    workbook goes to ``output/batchnorm.xlsx``, the folder made if missing; a folder in a ``path``
+    given must exist.
 
     >>> import bnsheet
     >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
@@ -54,4 +57,18 @@ def build(
         n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout, running_mean=running_mean,
         running_var=running_var, momentum=momentum, unbiased=unbiased, lr=lr,
     )  # fmt: skip
+    if path is None:
+        path = DEFAULT_PATH
+        _make_folder(path.parent)
     return write(Path(path), graph, values, progress=progress, exercise=chosen, force=force)
+
+
+def _make_folder(folder: Path) -> None:
+    """Make the default output folder, once the inputs are known to be usable (a refused build
+    leaves nothing behind); a file in its place is left for write() to report."""
+    if folder.exists():
+        return
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        raise WorkbookError(f"cannot make the folder {folder} for the workbook ({exc.strerror})") from None

@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     b = commands.add_parser("build", help="write the workbook")
-    b.add_argument("-o", "--output", default=str(DEFAULT_PATH), help=f"where to write (default {DEFAULT_PATH})")
+    b.add_argument("-o", "--output", help=f"where to write (default {DEFAULT_PATH}, its folder made if missing)")
     b.add_argument("--n", type=int, help="batch size N (rows); default 4, or the rows of --x")
     b.add_argument(
         "--d", type=int, help="features D (columns); default 3, or the columns of --x, or 8 with --from-experiment"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +10,15 @@ from pathlib import Path
 import pytest
 from conftest import tamper
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m bnsheet ARGS`` with this checkout first on the path, whatever ``cwd`` is."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.run(
-        [sys.executable, "-m", "bnsheet", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "bnsheet", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
     )
 
 
