@@ -13,8 +13,10 @@ from .gradebook import Gradebook, grade_all
 from .grader import Grade, grade
 from .report import Report
 from .verifier import verify
+from .version import __version__
 
 __all__ = [
+    "__version__",
     "BnsheetError",
     "EngineError",
     "Grade",

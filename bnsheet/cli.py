@@ -14,6 +14,7 @@ from .gradebook import grade_all
 from .graph import LANGUAGES
 from .inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .verifier import verify
+from .version import __version__
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -32,7 +33,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bnsheet", description="Batch Normalization as a live spreadsheet.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"bnsheet {__version__}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", parser_class=_Parser)
 
     b = commands.add_parser("build", help="write the workbook")
     b.add_argument("-o", "--output", help=f"where to write (default {DEFAULT_PATH}, its folder made if missing)")
@@ -101,7 +103,14 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return its exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # no command: the usage and the list of commands, on stderr with status 2, as for any
+        # other unusable command line (status 1 means a node fails)
+        parser.print_help(sys.stderr)
+        return 2
     try:
         if args.command == "build":
             return _build(args)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
-from test_cli import run
+from test_cli import ROOT, run
 
 import bnsheet
 
@@ -35,3 +39,40 @@ def test_a_folder_given_explicitly_is_not_made(tmp_path):
         assert f"the folder {Path(path).parent} does not exist" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "missing").exists() and not (tmp_path / "output").exists()
+
+
+def _pyproject_version() -> str:
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        return str(tomllib.load(handle)["project"]["version"])
+
+
+def test_bnsheet_alone_prints_the_usage_and_the_commands():
+    result = run()
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: bnsheet")
+    listed = {line.split()[0] for line in result.stderr.splitlines() if line.startswith("    ")}
+    assert {"build", "verify", "grade", "experiment"} <= listed
+    assert "--version" in result.stderr
+
+
+def test_version_on_the_command_line_and_in_python():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout == f"bnsheet {_pyproject_version()}\n"
+    assert bnsheet.__version__ == metadata.version("bnsheet") == _pyproject_version()
+
+
+def test_an_uninstalled_checkout_takes_its_version_from_pyproject():
+    # python -S: no site-packages, so no installed bnsheet for importlib.metadata to find
+    script = (
+        "import importlib.util, sys\n"
+        "from importlib import metadata\n"
+        "try:\n    metadata.version('bnsheet')\nexcept metadata.PackageNotFoundError:\n    pass\n"
+        "else:\n    sys.exit('bnsheet is installed where python -S looks')\n"
+        f"spec = importlib.util.spec_from_file_location('version', {str(ROOT / 'bnsheet' / 'version.py')!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(module.__version__)\n"
+    )
+    result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{_pyproject_version()}\n"
