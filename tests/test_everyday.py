@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import os
 import subprocess
 import sys
 import tomllib
@@ -76,3 +78,51 @@ def test_an_uninstalled_checkout_takes_its_version_from_pyproject():
     result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{_pyproject_version()}\n"
+
+
+def run_without(modules: list[str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m bnsheet ARGS`` as where ``modules`` are not installed (None in sys.modules makes
+    their import fail and find_spec find nothing) and no spreadsheet application is on the PATH."""
+    script = (
+        f"import runpy, sys\nsys.modules.update(dict.fromkeys({modules!r}))\n"
+        "runpy.run_module('bnsheet', run_name='__main__')"
+    )
+    no_apps = cwd / "empty-path"
+    no_apps.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": str(no_apps)}
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
+
+
+def test_without_formulas_and_openpyxl_build_and_verify_all_run_with_what_is_installed(tmp_path):
+    built = run_without(["formulas", "openpyxl"], "build", "-o", "w.xlsx", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    checked = run_without(["formulas", "openpyxl"], "verify", "w.xlsx", "--engine", "all", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "(engine: formualizer)" in checked.stdout and "formulas" not in checked.stdout
+
+
+def test_the_package_imports_openpyxl_nowhere_and_formulas_only_in_its_engine():
+    importers: dict[str, set[str]] = {}
+    for source in (ROOT / "bnsheet").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                importers.setdefault(name.split(".")[0], set()).add(source.relative_to(ROOT).as_posix())
+    assert "openpyxl" not in importers
+    assert importers["formulas"] == {"bnsheet/engines/formulas.py"}
+
+
+def test_a_chosen_engine_that_is_not_installed_says_how_to_install_it(tmp_path):
+    bnsheet.build(tmp_path / "w.xlsx")
+    for engine, hint in [("formulas", "pip install 'bnsheet[formulas]'"), ("libreoffice", "apt-get install")]:
+        result = run_without(["formulas"], "verify", "w.xlsx", "--engine", engine, cwd=tmp_path)
+        assert result.returncode == 2
+        assert f"bnsheet: engine {engine} is not installed; " in result.stderr and hint in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
