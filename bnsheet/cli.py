@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import engines, experiment
 from .builder import DEFAULT_PATH, build
@@ -24,8 +26,34 @@ def _scales(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
 
 
+# A negative number, as an option's value may be; argparse (3.11) knows only -1 and -.5 for one and
+# takes -1e-5 for an option ("--eps: expected one argument").
+_NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|-inf(?:inity)?|-nan", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit status 2."""
+    """argparse, but a usage error is one line and exit status 2, and an option's value may be any
+    negative number, for the range checks to refuse with their own message (``--eps -1e-5``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.valued: set[str] = set()  # the options that take a value
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.option_strings and action.nargs is None:
+            self.valued.update(action.option_strings)
+        return action
+
+    def parse_known_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> Any:
+        given = list(sys.argv[1:] if args is None else args)
+        joined: list[str] = []
+        for arg in given:
+            if joined and joined[-1] in self.valued and _NEGATIVE_NUMBER.fullmatch(arg):
+                joined[-1] = f"{joined[-1]}={arg}"
+            else:
+                joined.append(arg)
+        return super().parse_known_args(joined, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"bnsheet: {message}\n")

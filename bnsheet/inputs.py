@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import sys
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, TypeGuard, Union
 
 import numpy as np
 
+from .csvinput import read_csv
 from .errors import InputError
 from .layout import BLOCK_LEFT, BLOCK_TOP
 from .reference import Array
@@ -190,45 +190,3 @@ def _is_data_frame(value: object) -> TypeGuard[pd.DataFrame]:
     nobody holds one where pandas was never imported."""
     pandas = sys.modules.get("pandas")
     return pandas is not None and isinstance(value, pandas.DataFrame)
-
-
-def read_csv(path: Path) -> Array:
-    """A headerless CSV of numbers, or one with a header row; errors name the row and column."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = []
-            for row in csv.reader(handle):
-                if any(field.strip() for field in row):
-                    rows.append(row)
-                if len(rows) > MAX_ROWS:
-                    raise InputError(f"{path}: more than {MAX_ROWS} rows, more than a sheet holds")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{path}: not a CSV text file ({exc})") from None
-    if rows and not all(_is_number(field) for field in rows[0]):
-        rows, first_line = rows[1:], 2  # a header row
-    else:
-        first_line = 1
-    if not rows:
-        raise InputError(f"{path}: no rows of numbers")
-    width = len(rows[0])
-    values: list[list[float]] = []
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise InputError(f"{path}: row {i + first_line} has {len(row)} fields, the first has {width}")
-        for j, field in enumerate(row):
-            if not _is_number(field):
-                raise InputError(f"{path}: row {i + first_line}, column {j + 1}: {field!r} is not a number")
-            if not math.isfinite(float(field)):
-                raise InputError(f"{path}: row {i + first_line}, column {j + 1}: {field!r} is not a finite number")
-        values.append([float(field) for field in row])
-    return np.array(values, dtype=np.float64)
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True

@@ -13,6 +13,7 @@ from pathlib import Path
 from test_cli import ROOT, run
 
 import bnsheet
+from bnsheet.refs import parse_area
 
 
 def test_a_default_build_makes_the_output_folder(tmp_path):
@@ -126,3 +127,14 @@ def test_a_chosen_engine_that_is_not_installed_says_how_to_install_it(tmp_path):
         assert result.returncode == 2
         assert f"bnsheet: engine {engine} is not installed; " in result.stderr and hint in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_negative_numbers_in_scientific_notation_reach_their_options(tmp_path):
+    from bnsheet.xlsx import XlsxFile
+
+    result = run("build", "-o", "w.xlsx", "--lr", "-1e-1", "--eps", "1e-3", "--seed", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with XlsxFile(tmp_path / "w.xlsx") as book:
+        params = book.cells("params")
+        assert [params[parse_area(book.names[name]).top, parse_area(book.names[name]).left].value
+                for name in ("bn_lr", "bn_eps")] == [-0.1, 0.001]  # fmt: skip
