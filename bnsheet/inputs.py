@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard, Union
@@ -105,18 +106,18 @@ def make(
     }
     if "x" in given:
         n_given, d_given = given["x"].shape
-        if n is not None and n != n_given or d is not None and d != d_given:
-            raise InputError(f"x is {n_given}x{d_given} but --n/--d ask for {n}x{d}")
+        clashes = [f"--n asks for {n} rows"] if n is not None and n != n_given else []
+        clashes += [f"--d asks for {d} columns"] if d is not None and d != d_given else []
+        if clashes:
+            raise InputError(f"x is {n_given}x{d_given} but {' and '.join(clashes)}; x alone can set N and D")
         n, d = n_given, d_given
     n = DEFAULT_N if n is None else n
     d = DEFAULT_D if d is None else d
     check_size(n, d)
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-        raise InputError(f"eps must be a positive number, got {eps!r}")
-    if not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
-        raise InputError(f"momentum must be a number from 0 to 1, got {momentum!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr)):
-        raise InputError(f"lr must be a finite number, got {lr!r}")
+    for param, setting in (("eps", eps), ("momentum", momentum), ("lr", lr)):
+        problem = param_problem(param, setting)
+        if problem:
+            raise InputError(problem)
     rng = np.random.default_rng(seed)
     drawn = {
         "x": np.round(rng.normal(1.0, 2.0, (n, d)), 2),
@@ -144,6 +145,32 @@ def make(
         arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], float(eps), arrays["running_mean"],
         arrays["running_var"], float(momentum), float(bool(unbiased)), float(lr),
     )  # fmt: skip
+
+
+# What each parameter a user sets may be: eps under a square root and dividing, momentum a weight
+# between the running statistic and the batch's, unbiased a switch the workbook tests with =0.
+_PARAM_RULES: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "eps": ("a positive number", lambda value: math.isfinite(value) and value > 0),
+    "momentum": ("a number from 0 to 1", lambda value: 0 <= value <= 1),
+    "unbiased": ("0 or 1", lambda value: value in (0, 1)),
+    "lr": ("a finite number", math.isfinite),
+}
+
+
+def param_problem(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be the parameter ``name`` (one line), or None when it can or ``name``
+    has no rule (a template's own parameter).
+
+    >>> param_problem("unbiased", 2.0), param_problem("eps", 1e-5)
+    ('unbiased must be 0 or 1, got 2', None)
+    """
+    if name not in _PARAM_RULES:
+        return None
+    wanted, holds = _PARAM_RULES[name]
+    if isinstance(value, (int, float, np.number)) and holds(float(value)):
+        return None
+    shown = f"{float(value):.15g}" if isinstance(value, (int, float, np.number)) else repr(value)
+    return f"{name} must be {wanted}, got {shown}"
 
 
 def check_size(n: int, d: int) -> None:

@@ -17,9 +17,9 @@ from tqdm import tqdm
 from . import agreement, engines, plots, reference, safety
 from .errors import WorkbookError
 from .graph import Block, Graph, load
-from .inputs import Inputs
+from .inputs import Inputs, param_problem
 from .layout import PARAMS_SHEET, defined_name
-from .refs import Area, parse_area
+from .refs import Area, parse_area, quote_sheet
 from .report import NodeResult, Report
 from .stored import Fault, Reading, Stored
 from .xlsx import CellValue, ErrorValue, XlsxFile
@@ -140,7 +140,7 @@ class StaleCaches:
             self.cells += int(stale.sum())
             if self.first is None:
                 i, j = np.argwhere(stale)[0]
-                self.first = (f"'{area.sheet}'!{area.address(i, j)}", stored.value(i, j), recalculated[i, j])
+                self.first = (f"{quote_sheet(area.sheet)}!{area.address(i, j)}", stored.value(i, j), recalculated[i, j])
 
     def notes(self) -> list[str]:
         if self.first is None:
@@ -185,6 +185,9 @@ def read_inputs(
         if area is None:
             raise WorkbookError(f"{path}: parameter {param.name} is missing (name {defined_name(param.name)})")
         scalars[param.name] = float(_numbers(path, stored[area], values.get(area))[0, 0])
+        problem = param_problem(param.name, scalars[param.name])
+        if problem:
+            raise WorkbookError(f"{path}: {quote_sheet(area.sheet)}!{area.address(0, 0)}: {problem}")
     x = arrays["x"]
     for block in graph.inputs:
         array = arrays[block.name]
@@ -216,8 +219,10 @@ def _numbers(path: Path, stored: Stored, recalculated: np.ndarray | None) -> np.
     if bad.size:
         i, j = (int(k) for k in bad[0])
         value = held[(i, j)] if stored.formulas[i, j] else stored.value(i, j)
-        where = f"'{stored.area.sheet}'!{stored.area.address(i, j)}"
-        raise WorkbookError(f"{path}: input cell {where} holds {value!r}, not a number")
+        where = f"{quote_sheet(stored.area.sheet)}!{stored.area.address(i, j)}"
+        raise WorkbookError(
+            f"{path}: input cell {where} " + ("is empty" if value is None else f"holds {value!r}, not a number")
+        )
     return out
 
 

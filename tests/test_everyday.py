@@ -10,9 +10,13 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import openpyxl
+import pytest
+from conftest import tamper
 from test_cli import ROOT, run
 
 import bnsheet
+from bnsheet.errors import WorkbookError
 from bnsheet.refs import parse_area
 
 
@@ -138,3 +142,46 @@ def test_negative_numbers_in_scientific_notation_reach_their_options(tmp_path):
         params = book.cells("params")
         assert [params[parse_area(book.names[name]).top, parse_area(book.names[name]).left].value
                 for name in ("bn_lr", "bn_eps")] == [-0.1, 0.001]  # fmt: skip
+
+
+def _cell_of(book: openpyxl.Workbook, name: str) -> tuple[str, str]:
+    """The sheet and address the defined name ``name`` points to (its first cell)."""
+    area = parse_area(book.defined_names[name].attr_text)
+    assert area is not None
+    return area.sheet, area.address(0, 0)
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("bn_unbiased", 2, "unbiased must be 0 or 1, got 2"),
+        ("bn_unbiased", 0.5, "unbiased must be 0 or 1, got 0.5"),
+        ("bn_momentum", 1.5, "momentum must be a number from 0 to 1, got 1.5"),
+        ("bn_momentum", -0.1, "momentum must be a number from 0 to 1, got -0.1"),
+        ("bn_eps", 0, "eps must be a positive number, got 0"),
+        ("bn_eps", -1e-5, "eps must be a positive number, got -1e-05"),
+    ],
+)
+def test_verify_names_a_parameter_out_of_range_and_its_cell(built, name, value, message):
+    where: list[str] = []
+
+    def change(book):
+        sheet, address = _cell_of(book, name)
+        book[sheet][address] = value
+        where.append(f"'{sheet}'!{address}")
+
+    tampered = tamper(built, change)
+    with pytest.raises(WorkbookError) as refused:
+        bnsheet.verify(tampered)
+    assert str(refused.value) == f"{tampered}: {where[0]}: {message}"
+
+
+def test_a_blank_input_cell_is_empty_and_the_sheet_is_quoted_as_the_file_has_it(built):
+    def change(book):
+        book["x"].title = "x's"
+        book.defined_names["bn_x"].attr_text = "'x''s'!$C$7:$E$10"
+        book["x's"]["C9"] = None
+
+    result = run("verify", str(tamper(built, change)))
+    assert result.returncode == 2
+    assert result.stderr.endswith(": input cell 'x''s'!C9 is empty\n") and result.stderr.count("\n") == 1
