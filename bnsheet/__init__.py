@@ -18,11 +18,13 @@ from .errors import BnsheetError, EngineError, InputError, TemplateError, Workbo
 from .grading.grade import Grade, grade
 from .grading.gradebook import Gradebook, grade_all
 from .model import reference
+from .version import __version__
 from .writing import build as _building
 
 build = update_wrapper(partial(_building.build, cached_values=_formualizer.recalculate_bytes), _building.build)
 
 __all__ = [
+    "__version__",
     "BnsheetError",
     "EngineError",
     "Grade",

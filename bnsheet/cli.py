@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import build, engines
 from .checking.verify import verify
@@ -14,6 +16,7 @@ from .experiment import training
 from .grading.gradebook import grade_all
 from .model.graph import LANGUAGES
 from .model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
+from .version import __version__
 from .writing.build import DEFAULT_PATH
 
 
@@ -24,8 +27,34 @@ def _scales(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
 
 
+# A negative number, as an option's value may be; argparse (3.11) knows only -1 and -.5 for one and
+# takes -1e-5 for an option ("--eps: expected one argument").
+_NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|-inf(?:inity)?|-nan", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit status 2."""
+    """argparse, but a usage error is one line and exit status 2, and an option's value may be any
+    negative number, for the range checks to refuse with their own message (``--eps -1e-5``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.valued: set[str] = set()  # the options that take a value
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.option_strings and action.nargs is None:
+            self.valued.update(action.option_strings)
+        return action
+
+    def parse_known_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> Any:
+        given = list(sys.argv[1:] if args is None else args)
+        joined: list[str] = []
+        for arg in given:
+            if joined and joined[-1] in self.valued and _NEGATIVE_NUMBER.fullmatch(arg):
+                joined[-1] = f"{joined[-1]}={arg}"
+            else:
+                joined.append(arg)
+        return super().parse_known_args(joined, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"bnsheet: {message}\n")
@@ -33,10 +62,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bnsheet", description="Batch Normalization as a live spreadsheet.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"bnsheet {__version__}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", parser_class=_Parser)
 
     b = commands.add_parser("build", help="write the workbook")
-    b.add_argument("-o", "--output", default=str(DEFAULT_PATH), help=f"where to write (default {DEFAULT_PATH})")
+    b.add_argument("-o", "--output", help=f"where to write (default {DEFAULT_PATH}, its folder made if missing)")
     b.add_argument("--n", type=int, help="batch size N (rows); default 4, or the rows of --x")
     b.add_argument(
         "--d", type=int, help="features D (columns); default 3, or the columns of --x, or 8 with --from-experiment"
@@ -102,7 +132,14 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return its exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # no command: the usage and the list of commands, on stderr with status 2, as for any
+        # other unusable command line (status 1 means a node fails)
+        parser.print_help(sys.stderr)
+        return 2
     try:
         if args.command == "build":
             return _build(args)

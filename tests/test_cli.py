@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +10,15 @@ from pathlib import Path
 import pytest
 from conftest import tamper
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m bnsheet ARGS`` with this checkout first on the path, whatever ``cwd`` is."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.run(
-        [sys.executable, "-m", "bnsheet", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "bnsheet", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
     )
 
 
@@ -58,7 +64,11 @@ def test_a_tampered_workbook_exits_1_and_names_the_cell(built):
         (["build", "--n", "1"], "N must be at least 2"),
         (["build", "--d", "0"], "D must be at least 1"),
         (["build", "--eps", "0"], "eps must be a positive number"),
-        (["build", "--x", "ragged.csv"], "ragged.csv: row 2 has 1 fields, the first has 2"),
+        (["build", "--eps", "-1e-5"], "eps must be a positive number, got -1e-05"),
+        (["build", "--momentum", "-2.5E-1"], "momentum must be a number from 0 to 1, got -0.25"),
+        (["build", "--quiet", "-1e-5"], "unrecognized arguments: -1e-5"),
+        (["build", "--x", "typo.csv"], "typo.csv: row 1, column 3: '3o' is not a number"),
+        (["build", "--x", "ragged.csv"], "ragged.csv: row 2 has 1 field, row 1 has 2"),
         (["build", "--x", "words.csv"], "words.csv: row 2, column 2: 'abc' is not a number"),
         (["build", "--x", "good.csv", "--gamma", "gamma3.csv"], "gamma (gamma3.csv) must be 1x2, got 1x3"),
         (["build", "-o", "nowhere/w.xlsx"], "the folder nowhere does not exist"),
@@ -70,6 +80,7 @@ def test_unusable_input_exits_2_with_one_line(tmp_path, args, message):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
     (tmp_path / "words.csv").write_text("a,b\n1,abc\n")
+    (tmp_path / "typo.csv").write_text("1.5,2,3o\n4,5,6\n7,8,9\n")
     (tmp_path / "good.csv").write_text("1,2\n3,4\n5,7\n")
     (tmp_path / "gamma3.csv").write_text("1,2,3\n")
     (tmp_path / "ok.xlsx").write_bytes(b"")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..a1 import Area
+from ..a1 import Area, quote_sheet
 from ..tables import aligned
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class NodeResult:
         """Record a problem; the most severe one seen names the status and the cell."""
         if SEVERITY.index(status) > SEVERITY.index(self.status):
             self.status = status
-            self.first_bad_cell = f"'{self.sheet}'!{address}" if address else None
+            self.first_bad_cell = f"{quote_sheet(self.sheet)}!{address}" if address else None
             self.expected, self.got = expected, got
             self.detail = detail
         else:

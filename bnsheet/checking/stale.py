@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import engines
+from ..a1 import quote_sheet
 from ..reading.stored import Stored
 from ..values import CellValue, ErrorValue
 
@@ -45,7 +46,7 @@ class StaleCaches:
             self.cells += int(stale.sum())
             if self.first is None:
                 i, j = np.argwhere(stale)[0]
-                self.first = (f"'{area.sheet}'!{area.address(i, j)}", stored.value(i, j), recalculated[i, j])
+                self.first = (f"{quote_sheet(area.sheet)}!{area.address(i, j)}", stored.value(i, j), recalculated[i, j])
 
     def notes(self) -> list[str]:
         if self.first is None:

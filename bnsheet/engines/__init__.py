@@ -26,6 +26,13 @@ from ..values import Values
 # In order of preference: the first installed one is the default.
 NAMES = ("formualizer", "gnumeric", "libreoffice", "formulas")
 ALL = "all"
+# What to do when an engine is chosen but not installed (formulas, with scipy, is an extra: 113 MB).
+INSTALL = {
+    "formualizer": "pip install formualizer",
+    "gnumeric": "install Gnumeric, whose ssconvert it runs (apt-get install gnumeric)",
+    "libreoffice": "install LibreOffice, whose soffice it runs (apt-get install libreoffice-calc-nogui)",
+    "formulas": "pip install 'bnsheet[formulas]' (in a checkout: pip install -e '.[formulas]')",
+}
 
 
 @runtime_checkable
@@ -64,12 +71,13 @@ def installed() -> list[str]:
 def default() -> str:
     names = installed()
     if not names:
-        raise EngineError(f"no formula engine is installed; pip install {NAMES[0]}")
+        raise EngineError(f"no formula engine is installed; {INSTALL[NAMES[0]]}")
     return names[0]
 
 
 def chosen(name: str | None) -> list[str]:
-    """The engines a verify runs: the default for None, every installed one for ``all``."""
+    """The engines a verify runs: the default for None, every installed one for ``all`` (those not
+    installed are left out)."""
     if name == ALL:
         names = installed()
         if not names:
@@ -84,7 +92,7 @@ def require(name: str) -> Engine:
     """The engine's module; an EngineError if the name is unknown or the engine is not installed."""
     module = _module(name)
     if not module.installed():
-        raise EngineError(f"engine {name} is not installed")
+        raise EngineError(f"engine {name} is not installed; {INSTALL[name]}")
     return module
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard, Union
@@ -14,6 +14,7 @@ import numpy as np
 from ..a1 import MAX_COLS, MAX_ROWS
 from ..errors import InputError
 from ..layout import BLOCK_LEFT, BLOCK_TOP
+from .csvinput import read_csv
 from .reference import Array
 
 if TYPE_CHECKING:
@@ -105,18 +106,18 @@ def make(
     }
     if "x" in given:
         n_given, d_given = given["x"].shape
-        if n is not None and n != n_given or d is not None and d != d_given:
-            raise InputError(f"x is {n_given}x{d_given} but --n/--d ask for {n}x{d}")
+        clashes = [f"--n asks for {n} rows"] if n is not None and n != n_given else []
+        clashes += [f"--d asks for {d} columns"] if d is not None and d != d_given else []
+        if clashes:
+            raise InputError(f"x is {n_given}x{d_given} but {' and '.join(clashes)}; x alone can set N and D")
         n, d = n_given, d_given
     n = DEFAULT_N if n is None else n
     d = DEFAULT_D if d is None else d
     check_size(n, d)
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-        raise InputError(f"eps must be a positive number, got {eps!r}")
-    if not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
-        raise InputError(f"momentum must be a number from 0 to 1, got {momentum!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr)):
-        raise InputError(f"lr must be a finite number, got {lr!r}")
+    for param, setting in (("eps", eps), ("momentum", momentum), ("lr", lr)):
+        problem = param_problem(param, setting)
+        if problem:
+            raise InputError(problem)
     rng = np.random.default_rng(seed)
     drawn = {
         "x": np.round(rng.normal(1.0, 2.0, (n, d)), 2),
@@ -144,6 +145,32 @@ def make(
         arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], float(eps), arrays["running_mean"],
         arrays["running_var"], float(momentum), float(bool(unbiased)), float(lr),
     )  # fmt: skip
+
+
+# What each parameter a user sets may be: eps under a square root and dividing, momentum a weight
+# between the running statistic and the batch's, unbiased a switch the workbook tests with =0.
+_PARAM_RULES: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "eps": ("a positive number", lambda value: math.isfinite(value) and value > 0),
+    "momentum": ("a number from 0 to 1", lambda value: 0 <= value <= 1),
+    "unbiased": ("0 or 1", lambda value: value in (0, 1)),
+    "lr": ("a finite number", math.isfinite),
+}
+
+
+def param_problem(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be the parameter ``name`` (one line), or None when it can or ``name``
+    has no rule (a template's own parameter).
+
+    >>> param_problem("unbiased", 2.0), param_problem("eps", 1e-5)
+    ('unbiased must be 0 or 1, got 2', None)
+    """
+    if name not in _PARAM_RULES:
+        return None
+    wanted, holds = _PARAM_RULES[name]
+    if isinstance(value, (int, float, np.number)) and holds(float(value)):
+        return None
+    shown = f"{float(value):.15g}" if isinstance(value, (int, float, np.number)) else repr(value)
+    return f"{name} must be {wanted}, got {shown}"
 
 
 def check_size(n: int, d: int) -> None:
@@ -190,45 +217,3 @@ def _is_data_frame(value: object) -> TypeGuard[pd.DataFrame]:
     nobody holds one where pandas was never imported."""
     pandas = sys.modules.get("pandas")
     return pandas is not None and isinstance(value, pandas.DataFrame)
-
-
-def read_csv(path: Path) -> Array:
-    """A headerless CSV of numbers, or one with a header row; errors name the row and column."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = []
-            for row in csv.reader(handle):
-                if any(field.strip() for field in row):
-                    rows.append(row)
-                if len(rows) > MAX_ROWS:
-                    raise InputError(f"{path}: more than {MAX_ROWS} rows, more than a sheet holds")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{path}: not a CSV text file ({exc})") from None
-    if rows and not all(_is_number(field) for field in rows[0]):
-        rows, first_line = rows[1:], 2  # a header row
-    else:
-        first_line = 1
-    if not rows:
-        raise InputError(f"{path}: no rows of numbers")
-    width = len(rows[0])
-    values: list[list[float]] = []
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise InputError(f"{path}: row {i + first_line} has {len(row)} fields, the first has {width}")
-        for j, field in enumerate(row):
-            if not _is_number(field):
-                raise InputError(f"{path}: row {i + first_line}, column {j + 1}: {field!r} is not a number")
-            if not math.isfinite(float(field)):
-                raise InputError(f"{path}: row {i + first_line}, column {j + 1}: {field!r} is not a finite number")
-        values.append([float(field) for field in row])
-    return np.array(values, dtype=np.float64)
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..a1 import Area, parse_area
+from ..a1 import Area, parse_area, quote_sheet
 from ..errors import WorkbookError
 from ..layout import defined_name
 from ..model import plots
 from ..model.graph import Graph
-from ..model.inputs import Inputs
+from ..model.inputs import Inputs, param_problem
 from ..values import Values
 from .stored import Stored
 from .xlsx import XlsxFile
@@ -51,6 +51,9 @@ def read_inputs(
         if area is None:
             raise WorkbookError(f"{path}: parameter {param.name} is missing (name {defined_name(param.name)})")
         scalars[param.name] = float(_numbers(path, stored[area], values.get(area))[0, 0])
+        problem = param_problem(param.name, scalars[param.name])
+        if problem:
+            raise WorkbookError(f"{path}: {quote_sheet(area.sheet)}!{area.address(0, 0)}: {problem}")
     x = arrays["x"]
     for block in graph.inputs:
         array = arrays[block.name]
@@ -82,6 +85,8 @@ def _numbers(path: Path, stored: Stored, recalculated: np.ndarray | None) -> np.
     if bad.size:
         i, j = (int(k) for k in bad[0])
         value = held[(i, j)] if stored.formulas[i, j] else stored.value(i, j)
-        where = f"'{stored.area.sheet}'!{stored.area.address(i, j)}"
-        raise WorkbookError(f"{path}: input cell {where} holds {value!r}, not a number")
+        where = f"{quote_sheet(stored.area.sheet)}!{stored.area.address(i, j)}"
+        raise WorkbookError(
+            f"{path}: input cell {where} " + ("is empty" if value is None else f"holds {value!r}, not a number")
+        )
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..errors import WorkbookError
 from ..model import graph as graph_module
 from ..model import inputs as inputs_module
 from ..model.inputs import ArrayLike
@@ -15,7 +16,7 @@ DEFAULT_PATH = Path("output") / "batchnorm.xlsx"
 
 
 def build(
-    path: str | Path = DEFAULT_PATH,
+    path: str | Path | None = None,
     *,
     n: int | None = None,
     d: int | None = None,
@@ -46,6 +47,9 @@ def build(
     ``path`` that bnsheet did not write is replaced only with ``force=True``. ``cached_values``
     recalculates the draft for the cached values readers that do not recalculate show;
     :func:`bnsheet.build` hands in formualizer's.
+    Without ``path`` the
+    workbook goes to ``output/batchnorm.xlsx``, the folder made if missing; a folder in a ``path``
+    given must exist.
 
     >>> import bnsheet
     >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
@@ -57,6 +61,20 @@ def build(
         n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout, running_mean=running_mean,
         running_var=running_var, momentum=momentum, unbiased=unbiased, lr=lr,
     )  # fmt: skip
+    if path is None:
+        path = DEFAULT_PATH
+        _make_folder(path.parent)
     return write(
         Path(path), graph, values, progress=progress, exercise=chosen, force=force, cached_values=cached_values
     )
+
+
+def _make_folder(folder: Path) -> None:
+    """Make the default output folder, once the inputs are known to be usable (a refused build
+    leaves nothing behind); a file in its place is left for write() to report."""
+    if folder.exists():
+        return
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        raise WorkbookError(f"cannot make the folder {folder} for the workbook ({exc.strerror})") from None
