@@ -4,8 +4,8 @@ reproducible: numbers at full precision (repr), fixed timestamps, fixed zip entr
 openpyxl writes numbers with 16 significant digits, which loses the last bits of an input
 (SPEC §3.5); this writer is small because bnsheet needs only cells, a few styles, frozen panes,
 column widths, internal links, defined names, formulas with their cached values and column charts.
-Each part of the package has its module, XlsxWriter-style (worksheet, workbook, styles, chart,
-package, docprops); :func:`write` assembles them.
+Each part of the package has its module, XlsxWriter-style (worksheet, workbook, styles, theme,
+chart, package, docprops); :func:`write` assembles them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .chart import Chart, chart, drawing
 from .docprops import APPLICATION, app, core
 from .package import content_types, relationships, root_relationships, workbook_relationships
 from .styles import STYLES, styles
+from .theme import theme
 from .workbook import workbook
 from .worksheet import Formula, Sheet, Value, worksheet
 
@@ -57,6 +58,7 @@ def write(
         put("docProps/app.xml", app())
         put("xl/workbook.xml", workbook(sheets, names))
         put("xl/_rels/workbook.xml.rels", workbook_relationships(len(sheets)))
+        put("xl/theme/theme1.xml", theme())
         put("xl/styles.xml", styles())
         chart_number = 0
         for i, sheet in enumerate(sheets, start=1):

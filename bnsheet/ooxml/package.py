@@ -14,6 +14,7 @@ def content_types(sheets: int, drawings: int = 0, charts: int = 0) -> str:
     parts = [
         ("/xl/workbook.xml", f"{_OFFICE}.spreadsheetml.sheet.main+xml"),
         ("/xl/styles.xml", f"{_OFFICE}.spreadsheetml.styles+xml"),
+        ("/xl/theme/theme1.xml", f"{_OFFICE}.theme+xml"),
         ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
         ("/docProps/app.xml", f"{_OFFICE}.extended-properties+xml"),
     ]
@@ -51,4 +52,4 @@ def root_relationships() -> str:
 def workbook_relationships(sheets: int) -> str:
     """xl/_rels/workbook.xml.rels: the worksheets as rId1…rIdN, then the workbook-wide parts."""
     targets = [("worksheet", f"worksheets/sheet{i}.xml") for i in range(1, sheets + 1)]
-    return relationships([*targets, ("styles", "styles.xml")])
+    return relationships([*targets, ("theme", "theme/theme1.xml"), ("styles", "styles.xml")])
