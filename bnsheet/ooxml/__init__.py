@@ -5,7 +5,7 @@ openpyxl writes numbers with 16 significant digits, which loses the last bits of
 (SPEC §3.5); this writer is small because bnsheet needs only cells, a few styles, frozen panes,
 column widths, internal links, defined names, formulas with their cached values and column charts.
 Each part of the package has its module, XlsxWriter-style (worksheet, workbook, styles, theme,
-chart, package, docprops); :func:`write` assembles them.
+shared strings, chart, package, docprops); :func:`write` assembles them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import IO
 from .chart import Chart, chart, drawing
 from .docprops import APPLICATION, app, core
 from .package import content_types, relationships, root_relationships, workbook_relationships
+from .shared_strings import SharedStrings
 from .styles import STYLES, styles
 from .theme import theme
 from .workbook import workbook
@@ -60,9 +61,10 @@ def write(
         put("xl/_rels/workbook.xml.rels", workbook_relationships(len(sheets)))
         put("xl/theme/theme1.xml", theme())
         put("xl/styles.xml", styles())
+        strings = SharedStrings()
         chart_number = 0
         for i, sheet in enumerate(sheets, start=1):
-            put(f"xl/worksheets/sheet{i}.xml", worksheet(sheet, active=i == 1))
+            put(f"xl/worksheets/sheet{i}.xml", worksheet(sheet, i == 1, strings))
             if sheet.charts:
                 number = drawings.index(i) + 1
                 put(
@@ -78,6 +80,9 @@ def write(
                 for k, described in zip(numbers, sheet.charts, strict=True):
                     put(f"xl/charts/chart{k}.xml", chart(described))
                 chart_number += len(sheet.charts)
+        # The text is known once the sheets are written: the table comes after them in the zip,
+        # which costs no second pass over the sheets (the order of parts means nothing to a reader).
+        put("xl/sharedStrings.xml", strings.part())
 
 
 def _chunks(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:

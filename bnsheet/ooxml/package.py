@@ -15,6 +15,7 @@ def content_types(sheets: int, drawings: int = 0, charts: int = 0) -> str:
         ("/xl/workbook.xml", f"{_OFFICE}.spreadsheetml.sheet.main+xml"),
         ("/xl/styles.xml", f"{_OFFICE}.spreadsheetml.styles+xml"),
         ("/xl/theme/theme1.xml", f"{_OFFICE}.theme+xml"),
+        ("/xl/sharedStrings.xml", f"{_OFFICE}.spreadsheetml.sharedStrings+xml"),
         ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
         ("/docProps/app.xml", f"{_OFFICE}.extended-properties+xml"),
     ]
@@ -52,4 +53,6 @@ def root_relationships() -> str:
 def workbook_relationships(sheets: int) -> str:
     """xl/_rels/workbook.xml.rels: the worksheets as rId1…rIdN, then the workbook-wide parts."""
     targets = [("worksheet", f"worksheets/sheet{i}.xml") for i in range(1, sheets + 1)]
-    return relationships([*targets, ("theme", "theme/theme1.xml"), ("styles", "styles.xml")])
+    return relationships(
+        [*targets, ("theme", "theme/theme1.xml"), ("styles", "styles.xml"), ("sharedStrings", "sharedStrings.xml")]
+    )

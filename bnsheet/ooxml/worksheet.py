@@ -1,5 +1,5 @@
 """The worksheet parts (xl/worksheets/sheetN.xml): cells with numbers at full precision (repr),
-text and formulas with their cached values, and how a sheet opens (panes, widths, links)."""
+text (as shared strings) and formulas with their cached values, and how a sheet opens (panes, widths, links)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 from ..refs import cell, col_letter
 from .chart import Chart
 from .namespaces import DECLARATION, MAIN, REL
+from .shared_strings import SharedStrings
 from .styles import STYLE
 
 
@@ -40,9 +41,10 @@ class Sheet:
     print_area: str | None = None  # such as $A$1:$J$12: what printing (and a PDF) shows
 
 
-def worksheet(sheet: Sheet, active: bool) -> Iterator[str]:
+def worksheet(sheet: Sheet, active: bool, strings: SharedStrings) -> Iterator[str]:
     """The sheet's XML in pieces, its rows read as they come; ``active``: the sheet that opens
-    first. A sheet with charts refers to its drawing as relationship rId1."""
+    first. Its text goes into ``strings`` as the rows are written. A sheet with charts refers to
+    its drawing as relationship rId1."""
     yield f'{DECLARATION}<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
     if sheet.tab_color:
         yield f'<sheetPr><tabColor rgb="FF{sheet.tab_color}"/></sheetPr>'
@@ -67,7 +69,7 @@ def worksheet(sheet: Sheet, active: bool) -> Iterator[str]:
     for row, cells in sheet.rows:
         yield f'<row r="{row}">'
         for col, value, style in cells:
-            yield _cell(f"{letters[col]}{row}", value, STYLE[style])
+            yield _cell(f"{letters[col]}{row}", value, STYLE[style], strings)
         yield "</row>"
     yield "</sheetData>"
     if sheet.links:
@@ -89,14 +91,14 @@ class _Letters(dict[int, str]):
         return self[col]
 
 
-def _cell(ref: str, value: Value, style: int) -> str:
+def _cell(ref: str, value: Value, style: int, strings: SharedStrings) -> str:
     s = f' s="{style}"' if style else ""
     if value is None:
         return f'<c r="{ref}"{s}/>'
     if isinstance(value, Formula):
         return _formula_cell(ref, s, value)
     if isinstance(value, str):
-        return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
+        return f'<c r="{ref}"{s} t="s"><v>{strings.index(value)}</v></c>'
     return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
 
 
