@@ -28,6 +28,7 @@ PLAIN = [  # sheetData contents that the fast reader takes
     '<row r="3"><c r="A3" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="B3" t="b"><v>1</v></c><c r="C3"/></row>',
     '<row r="4"><c r="A4"><f>"a&amp;b&lt;c&gt;"&amp;"&#65;&#x42;"</f><v></v></c></row><row r="5"/>',
     '<row r="6"><c r="A6" t="str"><f aca="false">T("x")</f><v>x</v></c><c r="B6"><f> =A6 </f></c></row>',
+    '<row r="7"><c r="A7" s="3" t="s"><v>0</v></c><c r="B7" t="s"><v>1</v></c></row>',  # the book's shared strings
     "",
 ]
 

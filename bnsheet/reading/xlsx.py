@@ -301,14 +301,9 @@ class XlsxFile:
             self._strings = []
             part = "xl/sharedStrings.xml"
             if part in self._parts:
-                pieces: list[str] = []
                 for _, element in self._parse(part, ("end",)):
-                    tag = _local(element.tag)
-                    if tag == "t":
-                        pieces.append(element.text or "")
-                    elif tag == "si":
-                        self._strings.append("".join(pieces))
-                        pieces = []
+                    if _local(element.tag) == "si":
+                        self._strings.append(_string_item(element))
                         element.clear()
         return self._strings
 
@@ -345,6 +340,19 @@ class XlsxFile:
 
 def _iterparse(stream: IO[bytes], events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
     yield from iterparse(stream, events=events, forbid_dtd=True)
+
+
+def _string_item(item: Any) -> str:
+    """A shared string's text: its <t>, or the <t> of each rich-text run <r> in turn. A phonetic
+    guide (<rPh>, the reading Excel stores with Japanese text) is not part of the text."""
+    pieces = []
+    for child in item:
+        tag = _local(child.tag)
+        if tag == "t":
+            pieces.append(child.text or "")
+        elif tag == "r":
+            pieces += [run.text or "" for run in child if _local(run.tag) == "t"]
+    return "".join(pieces)
 
 
 def _cover(cells: Cells, span: str, array: str) -> None:

@@ -1,0 +1,117 @@
+"""The worksheet parts (xl/worksheets/sheetN.xml): cells with numbers at full precision (repr),
+text (as shared strings) and formulas with their cached values, and how a sheet opens (panes, widths, links)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
+from xml.sax.saxutils import escape, quoteattr
+
+from ...a1 import cell, col_letter
+from .chart import Chart
+from .namespaces import DECLARATION, MAIN, REL
+from .shared_strings import SharedStrings
+from .styles import STYLE
+
+
+class Formula(NamedTuple):
+    """A formula cell (``text`` starts with ``=``) and the value a formula engine computed for it,
+    written as the cell's cached value (None: no cached value)."""
+
+    text: str
+    cached: float | bool | str | None = None
+    error: bool = False  # the cached value is an error code such as #DIV/0!
+
+
+Value = float | int | str | Formula | None
+
+
+@dataclass
+class Sheet:
+    """One worksheet: rows of cells, and how it opens (frozen panes, widths, links, tab colour)."""
+
+    name: str
+    rows: Iterable[tuple[int, list[tuple[int, Value, str]]]]  # (row, [(col, value, style)])
+    widths: dict[int, float] = field(default_factory=dict)
+    freeze: tuple[int, int] | None = None  # first scrolling (row, col)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (cell, target such as 'x'!A1)
+    tab_color: str | None = None
+    charts: list[Chart] = field(default_factory=list)
+    print_area: str | None = None  # such as $A$1:$J$12: what printing (and a PDF) shows
+
+
+def worksheet(sheet: Sheet, active: bool, strings: SharedStrings) -> Iterator[str]:
+    """The sheet's XML in pieces, its rows read as they come; ``active``: the sheet that opens
+    first. Its text goes into ``strings`` as the rows are written. A sheet with charts refers to
+    its drawing as relationship rId1."""
+    yield f'{DECLARATION}<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
+    if sheet.tab_color:
+        yield f'<sheetPr><tabColor rgb="FF{sheet.tab_color}"/></sheetPr>'
+    selected = ' tabSelected="1"' if active else ""
+    yield f'<sheetViews><sheetView workbookViewId="0"{selected}>'
+    if sheet.freeze:
+        row, col = sheet.freeze
+        top_left = cell(row, col)
+        pane = "bottomRight" if row > 1 and col > 1 else ("bottomLeft" if row > 1 else "topRight")
+        x_split = f' xSplit="{col - 1}"' if col > 1 else ""
+        y_split = f' ySplit="{row - 1}"' if row > 1 else ""
+        yield f'<pane{x_split}{y_split} topLeftCell="{top_left}" activePane="{pane}" state="frozen"/>'
+        yield f'<selection pane="{pane}" activeCell="{top_left}" sqref="{top_left}"/>'
+    yield '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+    if sheet.widths:
+        yield "<cols>"
+        for col, width in sorted(sheet.widths.items()):
+            yield f'<col min="{col}" max="{col}" width="{width}" customWidth="1"/>'
+        yield "</cols>"
+    yield "<sheetData>"
+    letters = _Letters()
+    for row, cells in sheet.rows:
+        yield f'<row r="{row}">'
+        for col, value, style in cells:
+            yield _cell(f"{letters[col]}{row}", value, STYLE[style], strings)
+        yield "</row>"
+    yield "</sheetData>"
+    if sheet.links:
+        yield "<hyperlinks>"
+        for ref, target in sheet.links:
+            yield f'<hyperlink ref="{ref}" location={quoteattr(target)} display={quoteattr(target)}/>'
+        yield "</hyperlinks>"
+    yield '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+    if sheet.charts:
+        yield '<drawing r:id="rId1"/>'
+    yield "</worksheet>"
+
+
+class _Letters(dict[int, str]):
+    """Column numbers to letters, remembered for the columns of one sheet."""
+
+    def __missing__(self, col: int) -> str:
+        self[col] = col_letter(col)
+        return self[col]
+
+
+def _cell(ref: str, value: Value, style: int, strings: SharedStrings) -> str:
+    s = f' s="{style}"' if style else ""
+    if value is None:
+        return f'<c r="{ref}"{s}/>'
+    if isinstance(value, Formula):
+        return _formula_cell(ref, s, value)
+    if isinstance(value, str):
+        return f'<c r="{ref}"{s} t="s"><v>{strings.index(value)}</v></c>'
+    return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
+
+
+def _formula_cell(ref: str, s: str, formula: Formula) -> str:
+    text = formula.text[1:]
+    f = f"<f>{escape(text) if '&' in text or '<' in text or '>' in text else text}</f>"
+    value = formula.cached
+    if value is None:
+        return f'<c r="{ref}"{s}>{f}</c>'
+    if formula.error:
+        return f'<c r="{ref}"{s} t="e">{f}<v>{escape(str(value))}</v></c>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b">{f}<v>{int(value)}</v></c>'
+    if isinstance(value, str):
+        return f'<c r="{ref}"{s} t="str">{f}<v>{escape(value)}</v></c>'
+    return f'<c r="{ref}"{s}>{f}<v>{float(value)!r}</v></c>'
