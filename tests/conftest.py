@@ -1,4 +1,6 @@
-"""Shared fixtures: a built workbook per test, and a way to tamper with a copy of it."""
+"""Shared fixtures: a built workbook per test, a way to tamper with a copy of it, and the ``apps``
+marker for tests that run the spreadsheet applications (``python -m pytest -m "not apps"`` leaves
+them out)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,13 @@ def tamper(source: Path, change: Callable[[openpyxl.Workbook], None], name: str 
     change(book)
     book.save(target)
     return target
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``apps("soffice", ...)`` needs those programs: checked before any fixture of
+    it is set up, so a module's shared workbooks are not recalculated by a missing application."""
+    for marker in item.iter_markers("apps"):
+        require_apps(*marker.args)
 
 
 def require_apps(*programs: str) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_apps
 from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
@@ -27,10 +26,7 @@ from bnsheet.xlsx import XlsxFile
 
 ENGINES = ["formualizer", "gnumeric", "libreoffice", "formulas"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _apps() -> None:
-    require_apps("soffice", "ssconvert")
+pytestmark = pytest.mark.apps("soffice", "ssconvert")
 
 
 @pytest.fixture(scope="module")

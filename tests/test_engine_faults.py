@@ -9,7 +9,7 @@ from pathlib import Path
 
 import formualizer as fz
 import numpy as np
-from conftest import require_apps
+import pytest
 from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
@@ -45,13 +45,13 @@ def test_with_the_workaround_formualizer_verifies_the_shared_copy(tmp_path):
     assert report.ok, report.to_text()
 
 
+@pytest.mark.apps("ssconvert")
 def test_gnumeric_computes_through_a_circular_reference(built, tmp_path):
     # mean = AVERAGE(x) + dx*0 makes every node depend on itself through dx. Excel, LibreOffice,
     # formualizer and formulas report the cycle (an error value); Gnumeric's ssconvert --recalc
     # iterates and stores numbers, even with iteration off in the file. There is no cheap way
     # around it in bnsheet, so verify with gnumeric alone cannot see a circular reference:
     # README says so, and --engine all shows it (the other engines' errors, and "disagree").
-    require_apps("ssconvert")
     path = built
     for column in "CDE":
         path = set_formula(path, tmp_path / f"circular-{column}.xlsx", "mean", f"{column}7",
@@ -79,6 +79,7 @@ def test_verify_with_formulas_keeps_every_digit_of_small_inputs(tmp_path):
     assert report.ok, report.to_text()
 
 
+@pytest.mark.apps("ssconvert")
 def test_gnumeric_rounds_bin_edges_differently_so_values_on_an_edge_may_change_bin(tmp_path):
     # Inputs on a grid of two decimals meet the plots' bin edges (lowest + k·width) to the last bit
     # at a few hundred samples. Gnumeric computes those edges with more precision than IEEE double
@@ -87,7 +88,6 @@ def test_gnumeric_rounds_bin_edges_differently_so_values_on_an_edge_may_change_b
     # Neither is wrong about the math; verify allows each count the number of values within rounding
     # of its edges (plots.count_slack). When this test fails, Gnumeric rounds like double: the slack
     # may stay (it is honest) but this record of the difference should go.
-    require_apps("ssconvert")
     path = bnsheet.build(tmp_path / "ties.xlsx", n=256, d=8, seed=3)
     report = bnsheet.verify(path, engine="gnumeric")
     assert report.ok, report.to_text()
