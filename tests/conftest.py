@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 import bnsheet
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _commands_import_this_checkout() -> Iterator[None]:
+    """``python -m bnsheet`` started from another folder (a test's tmp_path) imports the package of
+    this checkout, not whichever one an installed bnsheet points at (an editable install of
+    another worktree, say, which may be half-way through a change)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+        yield
 
 
 @pytest.fixture
