@@ -247,9 +247,8 @@ def test_a_workbook_without_an_exercise_is_graded_on_every_node(built):
 
 
 def test_assert_workbook_matches_fails_with_the_per_node_table(built):
-    from conftest import tamper
-
     from bnsheet.testing import assert_workbook_matches
+    from conftest import tamper
 
     assert_workbook_matches(built, engine="formualizer")
 
