@@ -1,16 +1,29 @@
-"""Shared fixtures: a built workbook per test, and a way to tamper with a copy of it."""
+"""Shared fixtures: a built workbook per test, a way to tamper with a copy of it, and the ``apps``
+marker for tests that run the spreadsheet applications (``python -m pytest -m "not apps"`` leaves
+them out)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 import bnsheet
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _commands_import_this_checkout() -> Iterator[None]:
+    """``python -m bnsheet`` started from another folder (a test's tmp_path) imports the package of
+    this checkout, not whichever one an installed bnsheet points at (an editable install of
+    another worktree, say, which may be half-way through a change)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+        yield
 
 
 @pytest.fixture
@@ -27,6 +40,13 @@ def tamper(source: Path, change: Callable[[openpyxl.Workbook], None], name: str 
     change(book)
     book.save(target)
     return target
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``apps("soffice", ...)`` needs those programs: checked before any fixture of
+    it is set up, so a module's shared workbooks are not recalculated by a missing application."""
+    for marker in item.iter_markers("apps"):
+        require_apps(*marker.args)
 
 
 def require_apps(*programs: str) -> None:

@@ -9,12 +9,12 @@ share it.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_apps
 from sheetxml import as_shared, blocks, set_formula
 
 import bnsheet
@@ -27,10 +27,7 @@ from bnsheet.reading.xlsx import XlsxFile
 
 ENGINES = ["formualizer", "gnumeric", "libreoffice", "formulas"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _apps() -> None:
-    require_apps("soffice", "ssconvert")
+pytestmark = pytest.mark.apps("soffice", "ssconvert")
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +161,16 @@ def test_verify_leaves_no_application_or_workspace_behind(built, tmp_path, monke
     # A private temporary folder: other LibreOffice runs on the machine must not count.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     bnsheet.verify(built["4x3"], engine="libreoffice")
-    assert _leftovers(tmp_path) == (set(), set())
+    assert _leftovers_after_exit(tmp_path) == (set(), set())
+
+
+def _leftovers_after_exit(folder: Path, seconds: float = 10.0) -> tuple[set[str], set[int]]:
+    """What is left of LibreOffice runs in ``folder`` once killed helpers have had ``seconds`` to exit:
+    verify kills its process group as it returns, and a SIGKILLed process is gone a moment later."""
+    deadline = time.monotonic() + seconds
+    while (found := _leftovers(folder)) != (set(), set()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def _leftovers(folder: Path) -> tuple[set[str], set[int]]:

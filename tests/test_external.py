@@ -46,7 +46,10 @@ def test_a_failing_or_missing_application_is_an_engine_error(tmp_path):
         external.run([str(tmp_path / "no-such-program")], name="app", cwd=tmp_path)
 
 
-def test_the_workspace_holds_a_copy_and_is_removed_even_after_a_failure(tmp_path):
+def test_the_workspace_holds_a_copy_and_is_removed_even_after_a_failure(tmp_path, monkeypatch):
+    # A private temporary folder: another test run on the machine may have workspaces of its own.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     source = tmp_path / "book.xlsx"
     source.write_bytes(b"original")
 

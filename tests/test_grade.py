@@ -154,9 +154,8 @@ def test_wrong_cells_are_listed_with_expected_and_got(exercise, tmp_path, expect
     assert address == "C8" and want == pytest.approx(expected["dxhat"][1, 0], rel=1e-12) and got == 0.0
 
 
+@pytest.mark.apps("soffice")
 def test_a_libreoffice_saved_submission_passes(exercise, tmp_path):
-    if shutil.which("soffice") is None:
-        pytest.skip("LibreOffice is not installed")
     source = submit(exercise, tmp_path / "source" / "learner.xlsx")
     profile = (tmp_path / "profile").as_uri()
     subprocess.run(
@@ -212,18 +211,20 @@ def test_column_of_its_own_cell_is_no_circular_reference(exercise, tmp_path):
     assert verdicts(path)["dbeta"] == ("correct", "")
 
 
+# A correct dmu that takes each column of dx1 with INDEX(range, 0, k).
+INDEX_COLUMN = "=-SUM(INDEX(bn_dx1,0,COLUMN()-2))"
+
+
 def test_engine_faults_that_grading_meets(exercise, tmp_path):
     """Known faults, kept visible: a correct learner's formula these engines get wrong.
 
     formulas: INDEX(range, 0, k) should be the whole column k, it gives one cell.
     gnumeric: INDEX(range, 0, k) inside SUM is #REF!.
     formualizer: MMULT and TRANSPOSE are unknown (#NAME?).
-    The grader's default engine is formualizer, which gets INDEX right."""
-    path = submit(exercise, tmp_path / "f.xlsx", dmu="=-SUM(INDEX(bn_dx1,0,COLUMN()-2))")
+    The grader's default engine is formualizer, which gets INDEX right (gnumeric: the test below)."""
+    path = submit(exercise, tmp_path / "f.xlsx", dmu=INDEX_COLUMN)
     assert verdicts(path)["dmu"][0] == "correct"
     assert verdicts(path, engine="formulas")["dmu"][0] == "wrong"
-    if shutil.which("ssconvert"):
-        assert verdicts(path, engine="gnumeric")["dmu"] == ("error", "error values #REF! in C7, D7, E7")
     path = submit(exercise, tmp_path / "m.xlsx", dgamma="=SUM(dgammax!{c}7:{c}10*xhat!{c}7:{c}10)")
     book = openpyxl.load_workbook(path)
     book["dgamma"]["C7"] = "=SUMPRODUCT(MMULT(TRANSPOSE(dgammax!C7:C10),xhat!C7:C10))"
@@ -233,15 +234,21 @@ def test_engine_faults_that_grading_meets(exercise, tmp_path):
     assert status == "error" and "#NAME?" in diagnosis
 
 
+@pytest.mark.apps("ssconvert")
+def test_gnumeric_fault_that_grading_meets(exercise, tmp_path):
+    """gnumeric: INDEX(range, 0, k) inside SUM is #REF! (see the test above)."""
+    path = submit(exercise, tmp_path / "f.xlsx", dmu=INDEX_COLUMN)
+    assert verdicts(path, engine="gnumeric")["dmu"] == ("error", "error values #REF! in C7, D7, E7")
+
+
 def test_a_workbook_without_an_exercise_is_graded_on_every_node(built):
     graded = grade(built)
     assert len(graded.nodes) == 30 and graded.ok
 
 
 def test_assert_workbook_matches_fails_with_the_per_node_table(built):
-    from conftest import tamper
-
     from bnsheet.testing import assert_workbook_matches
+    from conftest import tamper
 
     assert_workbook_matches(built, engine="formualizer")
 

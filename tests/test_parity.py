@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
-from conftest import require_apps
 
 import bnsheet
 from bnsheet import engines
@@ -20,10 +19,7 @@ from bnsheet.values import ErrorValue
 
 ENGINES = ["formualizer", "gnumeric", "libreoffice", "formulas"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _apps() -> None:
-    require_apps("soffice", "ssconvert")
+pytestmark = pytest.mark.apps("soffice", "ssconvert")
 
 
 def _random_inputs(seed: int, n: int, d: int) -> dict[str, object]:

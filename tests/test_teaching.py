@@ -10,7 +10,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import require_apps, tamper
+from conftest import tamper
 
 import bnsheet
 from bnsheet import engines
@@ -206,8 +206,8 @@ def _set_number(path, sheet_part: str, ref: str, value: float) -> None:
             package.writestr(info, data)
 
 
+@pytest.mark.apps("soffice")
 def test_libreoffice_moves_out_dx_and_the_histograms_when_gamma_changes(tmp_path):
-    require_apps("soffice")
     graph = load()
     path = bnsheet.build(tmp_path / "w.xlsx", n=6, d=3, seed=1)
     with XlsxFile(path) as book:

@@ -41,9 +41,10 @@ class Workspace:
 def workspace(path: Path, prefix: str = "bnsheet-") -> Iterator[Workspace]:
     """A temporary folder holding a copy of ``path``; removed on exit, also after a failure.
 
-    >>> with workspace(Path("README.md")) as ws:
-    ...     ws.source.name, ws.source.exists()
-    ('README.md', True)
+    >>> _ = Path("book.xlsx").write_bytes(b"the user's bytes")
+    >>> with workspace(Path("book.xlsx")) as ws:
+    ...     ws.source.name, ws.source.read_bytes()
+    ('book.xlsx', b"the user's bytes")
     >>> ws.folder.exists()
     False
     """
