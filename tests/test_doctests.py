@@ -20,7 +20,7 @@ def test_doctests_leave_the_repositorys_output_folder_as_it_was():
     output = ROOT / "output"
     before = _listing(output)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "README.md", "bnsheet/builder.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "README.md", "bnsheet/writing/build.py"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr

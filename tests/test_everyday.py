@@ -12,12 +12,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import tamper
 from test_cli import ROOT, run
 
 import bnsheet
 from bnsheet.a1 import parse_area
 from bnsheet.errors import WorkbookError
+from conftest import tamper
 
 
 def test_a_default_build_makes_the_output_folder(tmp_path):
@@ -82,7 +82,12 @@ def test_an_uninstalled_checkout_takes_its_version_from_pyproject(tmp_path):
     )
     # run from an empty folder: a checkout's bnsheet.egg-info beside the cwd would be found
     result = subprocess.run(
-        [sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        [sys.executable, "-S", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{_pyproject_version()}\n"

@@ -10,7 +10,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import tamper
 
 import bnsheet
 from bnsheet import engines
@@ -19,6 +18,7 @@ from bnsheet.model import plots, reference
 from bnsheet.model.graph import load
 from bnsheet.reading.blocks import locate
 from bnsheet.reading.xlsx import XlsxFile
+from conftest import tamper
 
 
 def _links(sheet) -> dict[str, str]:
