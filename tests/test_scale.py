@@ -6,11 +6,11 @@ import io
 import zipfile
 
 import pytest
-from conftest import tamper
 
 import bnsheet
 from bnsheet.engines import formualizer
 from bnsheet.reading import sheetscan
+from conftest import tamper
 
 
 def test_formualizer_gets_sheet_names_unquoted_only_where_that_means_the_same(tmp_path):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tamper
 
 import bnsheet
 from bnsheet.errors import WorkbookError
+from conftest import tamper
 
 CASES = [  # (N, D, seed, eps)
     (4, 3, 0, 1e-5),

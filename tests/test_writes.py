@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tamper
 
 import bnsheet
 from bnsheet import cli
+from conftest import tamper
 
 
 def sha256(path: Path) -> str:
