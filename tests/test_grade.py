@@ -295,7 +295,7 @@ def test_the_grade_command(exercise, tmp_path):
 
 def test_substitute_writes_numbers_into_a_block_whose_rows_are_missing(tmp_path):
     from bnsheet.a1 import Area
-    from bnsheet.checking.substitute import substitute
+    from bnsheet.engines.substitute import substitute
     from bnsheet.reading.xlsx import XlsxFile
 
     book = openpyxl.Workbook()

@@ -115,15 +115,32 @@ def recalculated(
     ``output_folder / <input name>`` with an .xlsx suffix; ``setup`` prepares the workspace
     (a private profile, for instance); ``vetted()`` must return before the application starts.
     """
+    with recalculated_copies(
+        path, name=name, command=lambda ws, out, sources: command(ws, out), setup=setup, vetted=vetted
+    ) as saved:
+        yield saved[0]
+
+
+@contextmanager
+def recalculated_copies(
+    path: Path, *, name: str, command: Callable[[Workspace, Path, list[Path]], Sequence[str]],
+    setup: Callable[[Workspace], None] | None = None, vetted: Callable[[], None] = lambda: None,
+    copies: Callable[[Path], list[Path]] = lambda folder: [],
+) -> Iterator[list[Path]]:  # fmt: skip
+    """Like :func:`recalculated`, for the copy of ``path`` and the files ``copies(folder)`` writes
+    into the input folder (after vetting), all in one run of the application: ``command(workspace,
+    output_folder, sources)`` must write ``output_folder / <name>.xlsx`` for each source. Yields
+    the saved files in the order of the sources."""
     with workspace(path, prefix=f"bnsheet-{name}-") as ws:
         out = ws.folder / "out"
         out.mkdir()
         if setup is not None:
             setup(ws)
         vetted()
-        run(command(ws, out), name=name, cwd=ws.folder)
-        saved = out / (ws.source.stem + ".xlsx")
-        if not saved.exists():
+        sources = [ws.source, *copies(ws.source.parent)]
+        run(command(ws, out, sources), name=name, cwd=ws.folder)
+        saved = [out / (source.stem + ".xlsx") for source in sources]
+        if not all(file.exists() for file in saved):
             raise EngineError(f"{name} did not save a recalculated copy of {path}")
         yield saved
 

@@ -6,7 +6,7 @@ import io
 import re
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -34,20 +34,35 @@ def installed() -> bool:
 
 def recalculate(path: Path, areas: list[Area], vetted: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
     """The quote-free copy (see below) is made while the file is being vetted; it is loaded after."""
+    return recalculate_variants(path, areas, (), vetted)[0]
+
+
+def recalculate_variants(
+    path: Path, areas: list[Area], variants: Sequence[Mapping[Area, np.ndarray]], vetted: Callable[[], None]
+) -> list[dict[Area, np.ndarray]]:
+    """The workbook as it is, then with each variant's numbers set in the loaded workbook and the
+    workbook evaluated again: loading, the larger part of the cost, happens once."""
     try:
         package, shared = _needless_quotes_removed(path)
     except (EngineError, WorkbookError):
         vetted()  # a file that vet refuses gets vet's word on why
         raise
     vetted()
+    runs = []
     try:
         book = _load(package)
         for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
             book.sheet(sheet).set_formula(r, c, formula)
         book.evaluate_all()
+        runs.append(_read(book, areas))
+        for variant in variants:
+            for area, numbers in variant.items():
+                book.set_values_batch(area.sheet, area.top, area.left, numbers.astype(float).tolist())
+            book.evaluate_all()
+            runs.append(_read(book, areas))
     except Exception as exc:  # the engine's own exception types vary by version
         raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
-    return _read(book, areas)
+    return runs
 
 
 def recalculate_bytes(data: bytes, areas: list[Area]) -> dict[Area, np.ndarray]:

@@ -9,13 +9,15 @@ Two verifies at once each have their own profile, so they never wait for or talk
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..a1 import Area
+from ..reading.xlsx import XlsxFile
 from . import external
+from .substitute import substitute
 
 NAME = "libreoffice"
 PROGRAM = "soffice"
@@ -43,14 +45,32 @@ def installed() -> bool:
 
 
 def recalculate(path: Path, areas: list[Area], vetted: Callable[[], None] = lambda: None) -> dict[Area, np.ndarray]:
-    with external.recalculated(path, name=NAME, command=_command, vetted=vetted, setup=_private_profile) as saved:
-        return external.stored_values(saved, areas)
+    return recalculate_variants(path, areas, (), vetted)[0]
+
+
+def recalculate_variants(
+    path: Path, areas: list[Area], variants: Sequence[Mapping[Area, np.ndarray]], vetted: Callable[[], None]
+) -> list[dict[Area, np.ndarray]]:
+    """The workbook and a copy per variant, all converted in one run: LibreOffice's start-up, most
+    of the cost of a small workbook, is paid once."""
+
+    def copies(folder: Path) -> list[Path]:
+        with XlsxFile(path) as book:
+            return [
+                substitute(book, folder / f"{path.stem}.trial-{k}.xlsx", variant)
+                for k, variant in enumerate(variants, 1)
+            ]
+
+    with external.recalculated_copies(
+        path, name=NAME, command=_command, vetted=vetted, setup=_private_profile, copies=copies
+    ) as saved:
+        return [external.stored_values(file, areas) for file in saved]
 
 
 def save(path: Path, target: Path) -> Path:
     """Open ``path`` in LibreOffice, recalculate it and save it as .xlsx at ``target`` (a new file)."""
-    with external.recalculated(path, name=NAME, command=_command, setup=_private_profile) as saved:
-        return external.save_copy(saved, target)
+    with external.recalculated_copies(path, name=NAME, command=_command, setup=_private_profile) as saved:
+        return external.save_copy(saved[0], target)
 
 
 def _private_profile(ws: external.Workspace) -> None:
@@ -59,9 +79,9 @@ def _private_profile(ws: external.Workspace) -> None:
     (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
 
 
-def _command(ws: external.Workspace, out: Path) -> list[str]:
+def _command(ws: external.Workspace, out: Path, sources: list[Path]) -> list[str]:
     return [
         PROGRAM, f"-env:UserInstallation={(ws.folder / 'profile').as_uri()}",
         "--headless", "--norestore", "--nologo", "--nolockcheck",
-        "--convert-to", "xlsx", "--outdir", str(out), str(ws.source),
+        "--convert-to", "xlsx", "--outdir", str(out), *map(str, sources),
     ]  # fmt: skip

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import engines, tables
 from ..a1 import Area
-from ..checking.substitute import substitute
+from ..engines.substitute import substitute
 from ..layout import defined_name
 from ..model.graph import Graph, load
 from ..reading import vetting

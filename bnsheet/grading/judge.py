@@ -13,7 +13,7 @@ import numpy as np
 from ..a1 import Area, references
 from ..checking import agreement
 from ..checking.expected import expected_nodes, tolerances
-from ..checking.substitute import has_positions
+from ..engines.substitute import has_positions
 from ..model.graph import Graph
 from ..model.inputs import Inputs
 from ..reading.xlsx import Cell, XlsxFile
