@@ -6,7 +6,8 @@ from start to exit; its peak memory is what all its processes hold together at t
 sampled every 50 ms, and never less than the largest single process's peak that wait4 reports:
 
 - ``bnsheet build``, and a bare openpyxl write-only dump of the same formulas and inputs;
-- ``bnsheet verify`` with each installed engine (end to end: read, recalculate, reference, compare);
+- ``bnsheet verify`` with each installed engine (end to end: read, recalculate, reference, compare,
+  the default hidden trials included), and with formualizer once more at ``--trials 0``;
 - formualizer alone on the file as written (load + evaluate, no bnsheet around it);
 - LibreOffice headless recalculation (``soffice --convert-to xlsx`` with a private profile that
   says "always recalculate on load", warmed by one run beforehand) and ``ssconvert --recalc``.
@@ -99,6 +100,9 @@ def _measure(n: int, d: int, work: Path, profile: Path | None, rounds: int) -> l
         "openpyxl write-only dump": [sys.executable, __file__, "--openpyxl-dump", str(n), str(d),
                                      str(work / f"openpyxl-{size}.xlsx")],
         "bnsheet verify --engine formualizer": ["bnsheet", "verify", str(book), "--quiet"]
+        if "formualizer" in installed else None,
+        # the same without hidden trials: the difference is what the trials cost
+        "bnsheet verify --engine formualizer --trials 0": ["bnsheet", "verify", str(book), "--quiet", "--trials", "0"]
         if "formualizer" in installed else None,
         "formualizer alone, file as written": [sys.executable, __file__, "--formualizer-alone", str(book)],
         "LibreOffice headless recalc + save": _soffice(profile, book, work / "lo-out") if profile else None,

@@ -60,6 +60,12 @@ class Area:
         """A1 address of the cell at block offset (row, col), both 0-based."""
         return cell(self.top + row, self.left + col)
 
+    @property
+    def text(self) -> str:
+        """``'xmu'!C7:E10`` — the form messages show."""
+        span = cell(self.top, self.left) + ("" if self.shape == (1, 1) else ":" + cell(self.bottom, self.right))
+        return f"{quote_sheet(self.sheet)}!{span}"
+
     def absolute(self) -> str:
         """``'xmu'!$C$7:$E$10`` — the form used in defined names."""
         first = cell(self.top, self.left, pin_row=True, pin_col=True)
@@ -253,3 +259,80 @@ def references(formula: str) -> list[Reference]:
         pins = tuple((end.startswith("$"), "$" in end.lstrip("$")) for end in ends)
         found.append(Reference(sheet, match.group(), pins))
     return found
+
+
+_CELL_END = r"(\$?)([A-Za-z]{1,3})(\$?)([0-9]+)"
+_READ = re.compile(
+    r"(?:(?:'((?:[^']|'')+)'|(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_.]*))!)?"
+    r"(?<![A-Za-z0-9_.$])(?:"
+    + _CELL_END
+    + r"(?::"
+    + _CELL_END
+    + r")?"  # C7, $C$7:C10
+    + r"|(\$?[A-Za-z]{1,3}):(\$?[A-Za-z]{1,3})"  # C:E, whole columns
+    + r"|(\$?[0-9]+):(\$?[0-9]+)"  # 7:10, whole rows
+    + r")(?![A-Za-z0-9_.(!])"
+)
+_NAME = re.compile(r"(?<![A-Za-z0-9_.$!'#\\])([A-Za-z_\\][A-Za-z0-9_.\\]*)(?![A-Za-z0-9_.(!\\])")
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The cells one reference of a formula reads once the formula is filled over a block:
+    ``sheet`` None for the formula's own sheet."""
+
+    sheet: str | None
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    def within(self, area: Area) -> bool:
+        return (
+            area.top <= self.top and self.bottom <= area.bottom and area.left <= self.left and self.right <= area.right
+        )
+
+    @property
+    def text(self) -> str:
+        where = f"{quote_sheet(self.sheet)}!" if self.sheet is not None else ""
+        corner = f"{cell(self.top, self.left)}:{cell(self.bottom, self.right)}"
+        return where + (cell(self.top, self.left) if (self.top, self.left) == (self.bottom, self.right) else corner)
+
+
+def reads(formula: str, rows: int = 1, cols: int = 1) -> tuple[list[Extent], list[str]]:
+    """What an A1 formula reads when filled from where it stands over ``rows``×``cols`` cells: the
+    extent of each reference (its relative parts shifted over the fill), and the defined names it
+    names. Text in quotes reads nothing; function names and TRUE/FALSE are no names.
+
+    >>> extents, names = reads("'x'!C7-'mean'!C$7+SUM(x!C$7:C$10)*bn_eps", rows=4, cols=3)
+    >>> [e.text for e in extents], names
+    (["'x'!C7:E10", "'mean'!C7:E7", "'x'!C7:E10"], ['bn_eps'])
+    >>> reads('3.31'), reads('IF(TRUE,"C7",PI())')
+    (([], []), ([], []))
+    """
+    text = _STRING.sub('""', formula.lstrip("="))
+    found: list[Extent] = []
+    for match in _READ.finditer(text):
+        quoted, bare, *ends = match.groups()
+        sheet = quoted.replace("''", "'") if quoted is not None else bare
+        found.append(_extent(sheet, ends, rows, cols))
+    rest = _READ.sub(" ", text)
+    names = [name for name in _NAME.findall(rest) if name.upper() not in ("TRUE", "FALSE")]
+    return found, names
+
+
+def _extent(sheet: str | None, ends: list[str | None], rows: int, cols: int) -> Extent:
+    """The extent of one _READ match (its groups after the sheet's), filled over rows×cols."""
+    if ends[1] is not None:  # cells: one corner or two
+        corners = [ends[0:4]] + ([ends[4:8]] if ends[5] is not None else [])
+        spans = []
+        for pin_col, letters, pin_row, number in corners:
+            row, col = int(number or 0), col_number(letters or "")
+            spans.append((row, col, row + (0 if pin_row else rows - 1), col + (0 if pin_col else cols - 1)))
+        top, left, bottom, right = (f(s[k] for s in spans) for k, f in enumerate((min, min, max, max)))
+        return Extent(sheet, top, left, bottom, right)
+    if ends[8] is not None:  # whole columns
+        first, last = (col_number((end or "").lstrip("$")) for end in ends[8:10])
+        return Extent(sheet, 1, first, MAX_ROWS, last + (0 if (ends[9] or "").startswith("$") else cols - 1))
+    first, last = (int((end or "").lstrip("$")) for end in ends[10:12])  # whole rows
+    return Extent(sheet, first, 1, last + (0 if (ends[11] or "").startswith("$") else rows - 1), MAX_COLS)

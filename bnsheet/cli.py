@@ -27,6 +27,16 @@ def _scales(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
 
 
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"not a count (0 or more): {text!r}")
+    return count
+
+
 # A negative number, as an option's value may be; argparse (3.11) knows only -1 and -.5 for one and
 # takes -1e-5 for an option ("--eps: expected one argument").
 _NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|-inf(?:inity)?|-nan", re.IGNORECASE)
@@ -114,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
         "--engine", choices=[*engines.NAMES, engines.ALL],
         help="formula engine (default: the fastest installed); all: every installed engine, compared",
     )  # fmt: skip
+    v.add_argument(
+        "--trials", type=_count, metavar="K",
+        help="hidden input sets to check at besides the workbook's own (default 3; 1 above 300 k formula cells)",
+    )  # fmt: skip
+    v.add_argument("--seed", type=int, help="seed of the hidden input sets (default: a fresh one, named in the report)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -151,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if passed else 1
         if args.command == "grade":
             return _grade(args)
-        report = verify(args.path, engine=args.engine, progress=_progress(args))
+        report = verify(args.path, engine=args.engine, progress=_progress(args), trials=args.trials, seed=args.seed)
     except BnsheetError as exc:
         print(f"bnsheet: {exc}", file=sys.stderr)
         return 2

@@ -113,7 +113,7 @@ def test_without_formulas_and_openpyxl_build_and_verify_all_run_with_what_is_ins
     assert built.returncode == 0, built.stderr
     checked = run_without(["formulas", "openpyxl"], "verify", "w.xlsx", "--engine", "all", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
-    assert "(engine: formualizer)" in checked.stdout and "formulas" not in checked.stdout
+    assert "(engine: formualizer;" in checked.stdout and "formulas" not in checked.stdout
 
 
 def test_the_package_imports_openpyxl_nowhere_and_formulas_only_in_its_engine():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..a1 import Area, quote_sheet
+from ..model.graph import Graph
 from ..tables import aligned
 
 if TYPE_CHECKING:
@@ -25,7 +26,10 @@ COLUMNS = [
 
 # The worst problem names the node's status: a missing block hides everything else.
 # "disagree": each engine matches the reference, but two engines differ from each other.
-SEVERITY = ["ok", "disagree", "not filled", "constant", "mismatch", "error", "missing"]
+# "stale": the values are right, but the file caches others that readers without recalculation show.
+# "structure": the node's name points elsewhere, or its formula reads cells that are no input,
+# parameter or node (SPEC §7).
+SEVERITY = ["ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing"]
 
 
 @dataclass
@@ -78,6 +82,9 @@ class Report:
     # is apart (agreement.pairwise).
     by_engine: dict[str, list[str]] = field(default_factory=dict)
     agreement: pd.DataFrame | None = None
+    trials: int = 0  # hidden input sets checked besides the workbook's own (SPEC §7)
+    seed: int | None = None  # they were drawn from
+    causes: list[str] = field(default_factory=list)  # failing nodes furthest upstream (root_causes)
 
     @classmethod
     def combine(
@@ -117,15 +124,17 @@ class Report:
 
     def to_text(self) -> str:
         """A fixed-width table for a terminal, then one line per problem."""
-        columns = ["node", "shape", "cells", "max_rel_err", "status"]
+        columns = ["node", "shape", "cells", "max_abs_err", "max_rel_err", "status"]
         columns += [f"status_{name}" for name in self.by_engine] + ["first_bad_cell"]
         rows = [
-            [r.node, r.shape, str(r.cells), _number(r.max_rel_err), r.status]
+            [r.node, r.shape, str(r.cells), _number(r.max_abs_err), _number(r.max_rel_err), r.status]
             + [statuses[i] for statuses in self.by_engine.values()]
             + [r.first_bad_cell or ""]
             for i, r in enumerate(self.results)
         ]
-        lines = [f"{self.path}  (engine: {self.engine})", aligned(columns, rows)]
+        checked = f"; {self.trials} hidden trial(s), seed {self.seed}" if self.trials else "; no hidden trials"
+        lines = [f"{self.path}  (engine: {self.engine}{checked})", aligned(columns, rows)]
+        lines += [f"root cause: {cause}" for cause in self.causes]
         for r in self.results:
             if r.status != "ok":
                 where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
@@ -147,11 +156,36 @@ class Report:
         rows = [{k: _plain(v) for k, v in asdict(r).items()} for r in self.results]
         for i, row in enumerate(rows):
             row.update({f"status_{name}": statuses[i] for name, statuses in self.by_engine.items()})
-        document: dict[str, Any] = {"path": str(self.path), "engine": self.engine, "ok": self.ok, "nodes": rows}
+        document: dict[str, Any] = {
+            "path": str(self.path), "engine": self.engine, "ok": self.ok, "trials": self.trials, "seed": self.seed,
+            "nodes": rows, "causes": self.causes,
+        }  # fmt: skip
         if self.agreement is not None:
             document["agreement"] = self.agreement.to_dict(orient="records")
         document["notes"] = self.notes
         return json.dumps(document, indent=2)
+
+
+def root_causes(results: list[NodeResult], graph: Graph) -> list[str]:
+    """The failing nodes no other failing node lies upstream of, each with how many failing nodes
+    lie downstream of it: where to look first when many fail. Empty when fewer than two fail.
+
+    >>> from bnsheet.model.graph import load
+    >>> failing = [NodeResult(name, name, "4x3", 12, status="mismatch") for name in ("xmu", "sq", "out")]
+    >>> root_causes(failing, load())
+    ['xmu fails; 2 node(s) downstream of it fail with it (sq, out)']
+    """
+    upstream = graph.upstream()
+    failing = [r.node for r in results if r.status != "ok" and r.node in upstream]
+    if len(failing) < 2:
+        return []
+    causes = []
+    for root in failing:
+        if upstream[root].isdisjoint(failing):
+            downstream = [name for name in failing if root in upstream[name]]
+            listed = f" ({', '.join(downstream[:5])}{', …' if len(downstream) > 5 else ''})" if downstream else ""
+            causes.append(f"{root} fails; {len(downstream)} node(s) downstream of it fail with it{listed}")
+    return causes
 
 
 def _number(value: float) -> str:

@@ -7,7 +7,9 @@ never trusted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,87 +18,204 @@ from tqdm import tqdm
 from .. import engines
 from ..a1 import Area, parse_area
 from ..errors import WorkbookError
-from ..layout import PARAMS_SHEET, defined_name
-from ..model import plots
+from ..layout import PARAMS_SHEET, Layout, defined_name
+from ..model import plots, trials
 from ..model.graph import Block, Graph, load
 from ..model.inputs import Inputs
 from ..reading import vetting
-from ..reading.blocks import locate, read_inputs
+from ..reading.blocks import check_input_shapes, locate, read_inputs
 from ..reading.stored import Fault, Stored
 from ..reading.xlsx import XlsxFile
 from ..values import ErrorValue, Values
-from . import agreement
+from ..writing import exercise
+from ..writing.files import made_by_bnsheet
+from . import agreement, structure
 from .expected import expected_nodes, tolerances
-from .report import NodeResult, Report
+from .report import NodeResult, Report, root_causes
 from .second_process import Reading
-from .stale import StaleCaches
+from .stale import stale_fault
 
 
 def verify(
-    path: str | Path, engine: str | None = None, graph: Graph | None = None, *, progress: bool = False
-) -> Report:
-    """Recalculate ``path`` with ``engine`` (default: the fastest installed) and check every node.
+    path: str | Path, engine: str | None = None, graph: Graph | None = None, *, progress: bool = False,
+    trials: int | None = None, seed: int | None = None,
+) -> Report:  # fmt: skip
+    """Recalculate ``path`` with ``engine`` (default: the fastest installed) and check every node,
+    at the workbook's own inputs and at ``trials`` hidden input sets drawn from ``seed``.
 
     The file is vetted and its sheets are read in a second process while the engine recalculates
-    (stored.py); ``progress`` draws a bar on stderr.
+    (second_process.py); ``progress`` draws a bar on stderr. ``trials`` defaults to
+    ``model.trials.default_count`` of the workbook's size, ``seed`` to a fresh random one (the
+    report names it, so a failure can be repeated with it).
 
     ``engine="all"`` runs every installed engine: the report then has a status per engine and
     names any node where the engines disagree with each other.
 
     >>> from bnsheet import build
-    >>> report = verify(build("output/doctest-verify.xlsx"))
-    >>> report.ok, list(report.table.columns)[:3]
-    (True, ['node', 'sheet', 'shape'])
+    >>> report = verify(build("output/doctest-verify.xlsx"), seed=1)
+    >>> report.ok, list(report.table.columns)[:3], report.trials, report.seed
+    (True, ['node', 'sheet', 'shape'], 3, 1)
     """
     graph = graph or load()
     names = engines.chosen(engine)
     path = Path(path)
+    seed = secrets.randbelow(1 << 31) if seed is None else seed
     with _open(path) as book, tqdm(disable=not progress, unit="step", leave=False) as bar:
         located = locate(book, graph)
         areas = {name: area for name, area in located.items() if area is not None}
+        check_input_shapes(path, graph, areas)
+        layout = Layout(*areas["x"].shape)
         wanted = list(areas.values())
+        count = trials if trials is not None else trials_for(graph, layout)
+        drawn = _draw(layout, count, seed)
+        variants = [_variant(graph, areas, inputs) for inputs in drawn]
         checked = [*graph.nodes, *map(param_block, plots.names(graph))]
         bar.reset(total=len(names) + 1 + len(checked))
         with Reading(path, wanted) as stored_side:
-            runs: dict[str, Values] = {}
+            runs: dict[str, list[Values]] = {}
             for name in names:
                 bar.set_description(f"recalculate ({name}), read")
-                runs[name] = engines.recalculate(name, path, wanted, stored_side.vetted)
+                runs[name] = engines.recalculate_each(name, path, wanted, variants, stored_side.vetted)
                 bar.update()
             stored = stored_side.result()
             bar.update()
-        values = runs[names[0]]
-        inputs = read_inputs(path, graph, areas, stored, values)
-        expected = expected_nodes(inputs, graph)
-        tolerance = tolerances(inputs, expected, graph)
+        inputs = read_inputs(path, graph, areas, stored, runs[names[0]][0])
+        sets = [_Set(graph, one) for one in (inputs, *drawn)]
+        context = _Context(graph, layout, located, stored, book, count, seed, path)
         results: dict[str, list[NodeResult]] = {name: [] for name in names}
-        stale = StaleCaches()
         bar.set_description("check")
         for block in checked:
             bar.update()
-            area = located[block.name]
-            if area is None:
-                for name in names:
-                    results[name].append(_missing(block, book, graph))
-                continue
             for name in names:
-                allowed = tolerance[block.name] + engines.rounding(name, expected[block.name])
-                results[name].append(
-                    _check_block(block, area, runs[name][area], expected[block.name], allowed, stored[area].fault)
-                )
-            stale.check(stored[area], values[area], tolerance[block.name])
+                results[name].append(context.check(block, runs[name], sets, engines_rounding=name))
         for name in names:
-            results[name].extend(_check_params(graph, located, stored, runs[name], inputs))
-    notes = stale.notes()
+            results[name].extend(_check_params(graph, located, stored, runs[name], sets, context, name))
+        notes = context.notes(results[names[0]], sets[0])
     if len(names) == 1:
-        return Report(path=path, engine=names[0], results=results[names[0]], notes=notes)
+        causes = root_causes(results[names[0]], graph)
+        return Report(path, names[0], results[names[0]], notes, trials=count, seed=seed, causes=causes)
     node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
     # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
-    scales = {block.name: expected[block.error_scale or block.name] for block in graph.nodes}
-    return Report.combine(
-        path, results, agreement.disagreements(runs, node_areas, tolerance),
-        agreement.pairwise(runs, node_areas, scales), notes,
+    scales = {block.name: sets[0].expected[block.error_scale or block.name] for block in graph.nodes}
+    first_runs = {name: run[0] for name, run in runs.items()}
+    report = Report.combine(
+        path, results, agreement.disagreements(first_runs, node_areas, sets[0].tolerance),
+        agreement.pairwise(first_runs, node_areas, scales), notes,
     )  # fmt: skip
+    report.trials, report.seed, report.causes = count, seed, root_causes(report.results, graph)
+    return report
+
+
+def trials_for(graph: Graph, layout: Layout) -> int:
+    """The default number of hidden trials for a workbook of this size (model.trials)."""
+    cells = sum(layout.rows(block) * layout.d for block in graph.nodes)
+    return trials.default_count(cells)
+
+
+def _draw(layout: Layout, count: int, seed: int) -> list[Inputs]:
+    if count < 0:
+        raise WorkbookError(f"--trials must be 0 or more, got {count}")
+    return trials.draw((layout.n, layout.d), count, seed)
+
+
+def _variant(graph: Graph, areas: Mapping[str, Area], inputs: Inputs) -> dict[Area, np.ndarray]:
+    """A trial's numbers by the areas they go into: the input blocks and the set parameters."""
+    numbers: dict[str, np.ndarray] = {name: np.asarray(value) for name, value in inputs.arrays().items()}
+    numbers |= {name: np.array([[value]]) for name, value in inputs.params().items()}
+    settable = [block.name for block in graph.inputs] + [p.name for p in graph.params if p.formula is None]
+    return {areas[name]: numbers[name] for name in settable if name in areas and name in numbers}
+
+
+@dataclass
+class _Set:
+    """One input set verify checks at (the workbook's own, or a trial): what each block should
+    hold there and how far from it an engine may land."""
+
+    inputs: Inputs
+    expected: dict[str, np.ndarray]
+    tolerance: dict[str, np.ndarray]
+
+    def __init__(self, graph: Graph, inputs: Inputs) -> None:
+        self.inputs = inputs
+        self.expected = expected_nodes(inputs, graph)
+        self.tolerance = tolerances(inputs, self.expected, graph)
+
+
+@dataclass
+class _Context:
+    """What checking a block needs beside its values: the workbook's structure and the trials."""
+
+    graph: Graph
+    layout: Layout
+    located: dict[str, Area | None]
+    stored: Mapping[Area, Stored]
+    book: XlsxFile
+    count: int
+    seed: int
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.known = [area for area in self.located.values() if area is not None]
+        self.allowed_names = {defined_name(name).lower() for name in self.located}
+        self.ours = made_by_bnsheet(self.path)
+        self.unlike_template: list[str] = []
+
+    def check(self, block: Block, runs: Sequence[Values], sets: Sequence[_Set], engines_rounding: str) -> NodeResult:
+        """The block at the workbook's inputs, then at each trial, then its structure."""
+        area = self.located[block.name]
+        if area is None:
+            return _missing(block, self.book)
+        stored = self.stored[area]
+
+        def at(k: int) -> NodeResult:
+            expected = sets[k].expected[block.name]
+            allowed = sets[k].tolerance[block.name] + engines.rounding(engines_rounding, expected)
+            return _check_block(block, area, runs[k][area], expected, allowed)
+
+        result = at(0)
+        faults = self._faults(block, area, stored, runs[0][area], sets[0].tolerance[block.name])
+        for k in range(1, len(sets)) if result.status == "ok" and not faults else ():
+            trial = at(k)
+            if trial.status != "ok":
+                trial.detail = (
+                    f"right at the workbook's own inputs, wrong at hidden trial {k} of {self.count}: "
+                    f"{trial.detail} (seed {self.seed}: bnsheet verify {self.path} --seed {self.seed} repeats it)"
+                )
+                result = trial
+                break
+        for fault in faults:
+            result.fail(*fault)
+        return result
+
+    def _faults(
+        self, block: Block, area: Area, stored: Stored, values: np.ndarray, tolerance: np.ndarray
+    ) -> list[Fault]:
+        faults = [stored.fault, stale_fault(stored, values, tolerance)]
+        if block.formula != "param":  # a node, not a plot table
+            faults.append(structure.placement_fault(block, area, self.layout, self.book.hidden))
+            if stored.fault is None:  # one formula filled: its first cell says what the block reads
+                faults.append(structure.reads_fault(stored, self.known, self.book.names, self.allowed_names))
+            if self.ours and area == self.layout.area(block):
+                template = structure.template_formula(block, self.graph, self.layout)
+                if structure.differs_from_template(stored, template):
+                    self.unlike_template.append(f"{block.name} (template: {template})")
+        return [fault for fault in faults if fault is not None]
+
+    def notes(self, results: list[NodeResult], own: _Set) -> list[str]:
+        notes = []
+        recorded = exercise.recorded(self.book.names)
+        if recorded:
+            notes.append(
+                f"this is an exercise workbook (the learner fills {', '.join(recorded)}): "
+                f"grade it with bnsheet grade {self.path}"
+            )
+        passing = {r.node for r in results if r.status == "ok"}
+        differing = [text for text in self.unlike_template if text.split(" ", 1)[0] in passing]
+        if differing:
+            notes.append(
+                "formulas unlike the template's that compute the same at every input set: " + "; ".join(differing)
+            )
+        return notes + structure.hidden_sheets(self.book.hidden)
 
 
 def _open(path: Path) -> XlsxFile:
@@ -108,10 +227,8 @@ def _open(path: Path) -> XlsxFile:
         raise
 
 
-def _check_block(
-    block: Block, area: Area, got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray, fault: Fault | None
-) -> NodeResult:
-    """The block's values against the reference, and ``fault``, what is wrong with its formulas."""
+def _check_block(block: Block, area: Area, got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray) -> NodeResult:
+    """The block's values against the reference."""
     result = NodeResult.start(block.name, area, expected)
     if area.shape != expected.shape:
         return result.fail(
@@ -139,12 +256,10 @@ def _check_block(
                 "mismatch", area.address(i, j), float(expected[i, j]), float(numbers[i, j]),
                 f"{len(bad)} of {expected.size} cells differ from the reference",
             )  # fmt: skip
-    if fault is not None:
-        result.fail(*fault)
     return result
 
 
-def _missing(block: Block, book: XlsxFile, graph: Graph) -> NodeResult:
+def _missing(block: Block, book: XlsxFile) -> NodeResult:
     name = defined_name(block.name)
     target = book.names.get(name)
     if target is None:
@@ -158,32 +273,43 @@ def _missing(block: Block, book: XlsxFile, graph: Graph) -> NodeResult:
 
 
 def _check_params(
-    graph: Graph, located: dict[str, Area | None], stored: Mapping[Area, Stored], values: Values,
-    inputs: Inputs,
+    graph: Graph, located: dict[str, Area | None], stored: Mapping[Area, Stored], runs: Sequence[Values],
+    sets: Sequence[_Set], context: _Context, engine: str,
 ) -> list[NodeResult]:  # fmt: skip
-    """Parameters that are formulas (bn_n = ROWS(bn_x)) must compute what the inputs say."""
-    known = {"n": float(inputs.n), "var_correction": inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0}
+    """Parameters that are formulas (bn_n = ROWS(bn_x)) must compute what the inputs say, at every
+    input set, within the rounding of one operation and what the engine stores."""
     results = []
     for param in graph.params:
-        if param.formula is None or param.name not in known:
+        if param.formula is None or param.name not in _KNOWN:
             continue
         area = located[param.name]
         if area is None:
             result = NodeResult(node=param.name, sheet=PARAMS_SHEET, shape="1x1", cells=0)
-            results.append(
-                result.fail(
-                    "missing",
-                    None,
-                    "a parameter cell",
-                    None,
-                    f"the defined name {defined_name(param.name)} is missing",
-                )
-            )
+            detail = f"the defined name {defined_name(param.name)} is missing"
+            results.append(result.fail("missing", None, "a parameter cell", None, detail))
             continue
-        expected = np.array([[known[param.name]]])
-        results.append(_check_block(param_block(param.name), area, values[area], expected,
-                                    np.zeros((1, 1)) + 1e-300, stored[area].fault))  # fmt: skip
+        block = param_block(param.name)
+        for k, one in enumerate(sets):
+            expected = np.array([[_KNOWN[param.name](one.inputs)]])
+            allowed = np.spacing(np.abs(expected)) + engines.rounding(engine, expected)
+            result = _check_block(block, area, runs[k][area], expected, allowed)
+            if result.status != "ok":
+                if k:
+                    result.detail += f" at hidden trial {k} of {context.count} (seed {context.seed})"
+                break
+        own = np.array([[_KNOWN[param.name](sets[0].inputs)]])
+        for fault in (stored[area].fault, stale_fault(stored[area], runs[0][area], np.spacing(np.abs(own)))):
+            if fault is not None:
+                result.fail(*fault)
+        results.append(result)
     return results
+
+
+# What the formula parameters must compute from the inputs.
+_KNOWN: dict[str, Callable[[Inputs], float]] = {
+    "n": lambda inputs: float(inputs.n),
+    "var_correction": lambda inputs: inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0,
+}
 
 
 def param_block(name: str) -> Block:

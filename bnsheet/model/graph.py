@@ -110,6 +110,18 @@ class Graph:
     def blocks(self) -> tuple[Block, ...]:
         return self.inputs + self.nodes
 
+    def upstream(self) -> dict[str, set[str]]:
+        """Every node and the blocks it reads, directly or through other nodes (nodes are in
+        evaluation order, so one pass closes it).
+
+        >>> sorted(load().upstream()["xmu"])
+        ['mean', 'x']
+        """
+        found: dict[str, set[str]] = {}
+        for node in self.nodes:
+            found[node.name] = set(node.reads).union(*(found.get(name, set()) for name in node.reads))
+        return found
+
     def block(self, name: str) -> Block:
         for block in self.blocks:
             if block.name == name:

@@ -34,15 +34,10 @@ def read_inputs(
 ) -> Inputs:
     """The template's inputs and set parameters as the workbook holds them (stored numbers, bit
     for bit); ``stored`` holds at least their areas (see :func:`stored_inputs`)."""
-    arrays: dict[str, np.ndarray] = {}
-    for block in graph.inputs:
-        area = areas.get(block.name)
-        if area is None:
-            raise WorkbookError(
-                f"{path}: input {block.name} is missing (sheet '{block.name}' or name "
-                f"{defined_name(block.name)}); verify needs it"
-            )
-        arrays[block.name] = _numbers(path, stored[area], values.get(area))
+    check_input_shapes(path, graph, areas)
+    arrays = {
+        block.name: _numbers(path, stored[areas[block.name]], values.get(areas[block.name])) for block in graph.inputs
+    }
     scalars: dict[str, float] = {}
     for param in graph.params:
         if param.formula is not None:
@@ -54,15 +49,27 @@ def read_inputs(
         problem = param_problem(param.name, scalars[param.name])
         if problem:
             raise WorkbookError(f"{path}: {quote_sheet(area.sheet)}!{area.address(0, 0)}: {problem}")
-    x = arrays["x"]
-    for block in graph.inputs:
-        array = arrays[block.name]
-        want = (1 if block.is_row else x.shape[0], x.shape[1])
-        if array.shape != want:
-            raise WorkbookError(
-                f"{path}: input {block.name} is {array.shape[0]}x{array.shape[1]}, x needs it {want[0]}x{want[1]}"
-            )
     return Inputs(**arrays, **scalars)  # type: ignore[arg-type]
+
+
+def check_input_shapes(path: Path, graph: Graph, areas: Mapping[str, Area]) -> None:
+    """Every input must be there, N×D like x or 1×D (a row), and every set parameter one cell."""
+    for block in graph.inputs:
+        if block.name not in areas:
+            raise WorkbookError(
+                f"{path}: input {block.name} is missing (sheet '{block.name}' or name "
+                f"{defined_name(block.name)}); verify needs it"
+            )
+    n, d = areas["x"].shape
+    for block in graph.inputs:
+        rows, cols = areas[block.name].shape
+        want = (1 if block.is_row else n, d)
+        if (rows, cols) != want:
+            raise WorkbookError(f"{path}: input {block.name} is {rows}x{cols}, x needs it {want[0]}x{want[1]}")
+    for param in graph.params:
+        area = areas.get(param.name)
+        if param.formula is None and area is not None and area.shape != (1, 1):
+            raise WorkbookError(f"{path}: parameter {param.name} is {area.text}, not one cell")
 
 
 def stored_inputs(book: XlsxFile, graph: Graph, areas: dict[str, Area]) -> dict[Area, Stored]:

@@ -28,15 +28,17 @@ class Stored:
     numbers: np.ndarray  # float64
     others: dict[tuple[int, int], CellValue]
     cached: bool  # some formula cell stores a value (its cached result)
+    first_formula: str | None = None  # the top-left cell's formula as written, without the "="
 
     @classmethod
     def of(cls, grid: Grid, fault: Fault | None = None) -> Stored:
         """The area of ``grid``, with ``fault``, what a check found wrong with its formulas."""
         area = grid.area
         shape = area.shape
+        first = grid.formulas[0][0] if grid.formulas and grid.formulas[0] else None
         if not grid.cached and all(None not in row for row in grid.formulas):
             # the common block: all formulas, nothing cached
-            return cls(area, fault, np.ones(shape, dtype=bool), np.full(shape, np.nan), {}, cached=False)
+            return cls(area, fault, np.ones(shape, dtype=bool), np.full(shape, np.nan), {}, False, first)
         formulas = np.array([[text is not None for text in row] for row in grid.formulas], dtype=bool)
         numbers = np.full(shape, np.nan)
         others: dict[tuple[int, int], CellValue] = {}
@@ -46,7 +48,7 @@ class Stored:
                 numbers[i, j] = value
             elif value is not None:
                 others[(i, j)] = value
-        return cls(area, fault, formulas, numbers, others, grid.cached)
+        return cls(area, fault, formulas, numbers, others, grid.cached, first)
 
     def value(self, i: int, j: int) -> CellValue:
         """The stored value of the cell at block offset (i, j), None if none is."""

@@ -136,6 +136,7 @@ class XlsxFile:
             raise WorkbookError(f"{self.path}: not an .xlsx workbook (no xl/workbook.xml)")
         self._sheet_parts: dict[str, str] = {}
         self.names: dict[str, str] = {}
+        self.hidden: dict[str, str] = {}  # sheet name → "hidden" or "veryHidden"
         self._read_workbook()
         self._strings: list[str] | None = None
         self._cells: dict[str, Cells] = {}
@@ -321,6 +322,8 @@ class XlsxFile:
                 part = targets.get(rid)
                 if part in self._parts:
                     self._sheet_parts[element.get("name", "")] = part
+                    if element.get("state", "visible") != "visible":
+                        self.hidden[element.get("name", "")] = element.get("state", "")
             elif tag == "definedName" and element.get("localSheetId") is None:
                 self.names[element.get("name", "")] = (element.text or "").strip()
 
