@@ -1,4 +1,4 @@
-"""Excel parity: the four engines agree on every formula shape bnsheet writes, on random inputs,
+"""Excel parity: the five engines agree on every formula shape bnsheet writes, on random inputs,
 and on the corner cases of SPEC §3 — each expected value worked out by hand."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bnsheet.model.graph import load
 from bnsheet.reading.xlsx import XlsxFile
 from bnsheet.values import ErrorValue
 
-ENGINES = ["formualizer", "gnumeric", "libreoffice", "formulas"]
+ENGINES = ["formualizer", "gnumeric", "libreoffice", "ironcalc", "formulas"]
 
 pytestmark = pytest.mark.apps("soffice", "ssconvert")
 
@@ -78,23 +78,33 @@ def test_every_formula_shape_of_every_sheet_computes_the_same_in_all_engines(cor
         scale_values = [*got["formualizer"], *(v for name in read for v in values["formualizer"][areas[name]].ravel())]
         scale = max(abs(v) for v in scale_values if isinstance(v, float))
         for name in ENGINES[1:]:
+            if name == "ironcalc" and "DEVSQ(" in form:
+                continue  # one pass, digits lost to a large mean: tests/test_engine_faults.py
             for a, b in zip(got["formualizer"], got[name], strict=True):
                 assert isinstance(a, float) and isinstance(b, float), (sheet, form, name, a, b)
                 allowed = 1e-12 * scale + engines.rounding(name, np.array([a]))[0]
                 assert abs(a - b) <= allowed, (sheet, form, name, a, b)
 
 
+PLOT_VAR_OFF = {"random": "plot_var_out", "cancelling": "plot_var_x"}
+
+
 @pytest.mark.parametrize("kind", ["random", "cancelling"])
-def test_all_four_engines_agree_on_every_shape(corpus, kind):
+def test_all_five_engines_agree_on_every_shape(corpus, kind):
     report = bnsheet.verify(corpus[kind], engine="all")
-    assert report.ok, report.to_text()
     assert report.by_engine.keys() == set(ENGINES)
+    failing = {(engine, report.results[i].node) for engine, statuses in report.by_engine.items()
+               for i, status in enumerate(statuses) if status != "ok"}  # fmt: skip
+    # ironcalc's DEVSQ loses digits to the mean (tests/test_engine_faults.py): its variances for
+    # the plots may be off, and verify says so; every other engine, every other node is right.
+    assert failing == {("ironcalc", PLOT_VAR_OFF[kind])}, report.to_text()
+    assert all(r.status == "ok" for r in report.results if r.node != PLOT_VAR_OFF[kind]), report.to_text()
     pairs = report.agreement
-    assert len(pairs) == 6 and (pairs.cells > 0).all()
+    assert len(pairs) == 10 and (pairs.cells > 0).all()
     if kind == "random":  # well conditioned: the engines differ in the last bits only
         assert (pairs.max_rel_diff < 1e-12).all(), pairs.to_string()
     # Where x − mean cancels, last-bit differences grow (LibreOffice snaps tiny differences to 0),
-    # but every cell stays within its rounding-noise tolerance: no "disagree" (report.ok above).
+    # but every cell stays within its rounding-noise tolerance: no "disagree" (the statuses above).
 
 
 # (formula, value by hand, {engine: its own documented value where it differs})
