@@ -1,6 +1,6 @@
 """Verify with the real applications, and verify files the applications (or Excel's form) saved.
 
-Every workbook here is checked with all four engines at once (``--engine all``): built files of
+Every workbook here is checked with all five engines at once (``--engine all``): built files of
 two sizes, their LibreOffice- and Gnumeric-saved copies, an Excel-style shared-formula copy and
 one with stale caches; and a tampered copy of each must fail with the sheet and cell named.
 LibreOffice takes seconds per run, so each file is recalculated once per module and the checks
@@ -25,7 +25,7 @@ from bnsheet.cli import main
 from bnsheet.engines import gnumeric, libreoffice
 from bnsheet.reading.xlsx import XlsxFile
 
-ENGINES = ["formualizer", "gnumeric", "libreoffice", "formulas"]
+ENGINES = ["formualizer", "gnumeric", "libreoffice", "ironcalc", "formulas"]
 
 pytestmark = pytest.mark.apps("soffice", "ssconvert")
 
@@ -87,7 +87,7 @@ def test_every_engine_verifies_clean(reports, kind):
     assert [c for c in table.columns if c.startswith("status_")] == [f"status_{e}" for e in ENGINES]
     for engine in ENGINES:
         assert set(table[f"status_{engine}"]) == {"ok"}, engine
-    assert len(report.agreement) == 6  # every pair of the four engines
+    assert len(report.agreement) == 10  # every pair of the five engines
 
 
 def test_stale_caches_fail_in_every_engine_naming_the_cell_and_what_a_recalculation_shows(reports, copies):

@@ -167,3 +167,68 @@ def test_two_verifies_with_the_formulas_engine_at_once_both_pass(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.stdout.strip() == "[True, True]", done.stdout + done.stderr
+
+
+def test_ironcalc_prints_a_line_per_formula_cell_of_a_file_without_cached_values(tmp_path):
+    # ironcalc 0.9 writes "Unexpected type (empty) in xmu!C7" to its standard output for every
+    # formula cell without a <v>, as it loads. bnsheet points file descriptor 1 elsewhere meanwhile
+    # (engines/ironcalc.py; tests/test_ironcalc.py checks that --json stays clean). When this test
+    # fails, ironcalc is quiet: the redirection may go.
+    path = bnsheet.build(tmp_path / "uncached.xlsx", cached_values=None)
+    with XlsxFile(path) as book:
+        formulas = sum(c.formula is not None for s in book.sheet_names for c in book.cells(s).values())
+    script = "import ironcalc, sys; ironcalc.load_from_xlsx(sys.argv[1], 'en', 'UTC')"
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == formulas, done.stderr
+    assert "Unexpected type (empty) in xmu!C7" in lines
+
+
+def test_ironcalc_panics_on_a_stylesheet_without_cell_styles(built, tmp_path):
+    # <cellStyles> is optional (ECMA-376 §18.8.8) and Gnumeric leaves it out; ironcalc 0.9 panics
+    # ("index out of bounds") loading such a file. bnsheet gives its copy one cell style
+    # (engines/ironcalc.py, _prepared). When this test fails, remove the workaround.
+    import re
+    import zipfile
+
+    import ironcalc as ic
+
+    path = tmp_path / "no-cell-styles.xlsx"
+    with zipfile.ZipFile(built) as old, zipfile.ZipFile(path, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "xl/styles.xml":
+                data = re.sub(rb"<cellStyles.*?</cellStyles>", b"", data)
+            new.writestr(info, data)
+    with pytest.raises(BaseException, match="index out of bounds") as raised:
+        ic.load_from_xlsx(str(path), "en", "UTC")
+    assert type(raised.value).__name__ == "PanicException"
+    report = bnsheet.verify(path, engine="ironcalc")
+    assert report.ok, report.to_text()
+
+
+def test_ironcalc_computes_devsq_in_one_pass_so_a_large_mean_cancels_its_digits(tmp_path):
+    # DEVSQ(x) is the sum of (x - mean)^2. For 10000, 10000.001, ..., 10000.004 the deviations are
+    # -0.002 ... 0.002, so by hand 1e-5 (to ~1e-12: the inputs are the nearest doubles). Excel,
+    # LibreOffice, Gnumeric, formualizer and formulas subtract the mean first; ironcalc 0.9 takes
+    # sum(x^2) - sum(x)^2/n, where 1e8-sized terms cancel: 1.00136e-05. bnsheet writes DEVSQ for
+    # the plots' variances, so ironcalc's copy has DEVSQ(r) written SUMPRODUCT((r-AVERAGE(r))^2)
+    # (engines/ironcalc.py, _prepared), and verify with ironcalc passes on such data. When this
+    # test fails, ironcalc subtracts the mean first: remove the workaround.
+    import ironcalc as ic
+
+    model = ic.create("devsq", "en", "UTC")
+    for row in range(1, 6):
+        model.set_user_input(0, row, 1, repr(1e4 + 0.001 * (row - 1)))
+    model.set_user_input(0, 1, 2, "=DEVSQ(A1:A5)")
+    model.evaluate()
+    got = model.get_cell_value(0, 1, 2)
+    assert abs(got - 1e-5) > 1e-3 * 1e-5  # wrong in the third digit
+    rng = np.random.default_rng(11)
+    x = 1e4 + rng.normal(0, 1e-3, (6, 3))
+    path = bnsheet.build(tmp_path / "offset.xlsx", x=x)
+    assert bnsheet.verify(path, engine="formualizer").ok
+    assert bnsheet.verify(path, engine="ironcalc").ok

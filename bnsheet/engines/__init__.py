@@ -33,13 +33,14 @@ from .substitute import substitute
 Variant = Mapping[Area, np.ndarray]
 
 # In order of preference: the first installed one is the default.
-NAMES = ("formualizer", "gnumeric", "libreoffice", "formulas")
+NAMES = ("formualizer", "gnumeric", "libreoffice", "ironcalc", "formulas")
 ALL = "all"
 # What to do when an engine is chosen but not installed (formulas, with scipy, is an extra: 113 MB).
 INSTALL = {
     "formualizer": "pip install formualizer",
     "gnumeric": "install Gnumeric, whose ssconvert it runs (apt-get install gnumeric)",
     "libreoffice": "install LibreOffice, whose soffice it runs (apt-get install libreoffice-calc-nogui)",
+    "ironcalc": "pip install 'bnsheet[ironcalc]' (in a checkout: pip install -e '.[ironcalc]')",
     "formulas": "pip install 'bnsheet[formulas]' (in a checkout: pip install -e '.[formulas]')",
 }
 
@@ -61,9 +62,9 @@ class Engine(Protocol):
 
 
 if TYPE_CHECKING:  # mypy checks that every engine module satisfies Engine
-    from . import formualizer, formulas, gnumeric, libreoffice
+    from . import formualizer, formulas, gnumeric, ironcalc, libreoffice
 
-    _ENGINES: tuple[Engine, ...] = (formualizer, formulas, gnumeric, libreoffice)
+    _ENGINES: tuple[Engine, ...] = (formualizer, formulas, gnumeric, ironcalc, libreoffice)
 
 
 def _module(name: str) -> Engine:
