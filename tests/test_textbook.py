@@ -11,6 +11,7 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pytest
 
@@ -44,6 +45,15 @@ def japanese(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 def test_each_kind_of_block_has_its_number_format(english, sheet, address, shown):
     assert openpyxl.load_workbook(english)[sheet][address].number_format == shown
+
+
+def test_a_block_of_small_numbers_is_shown_in_scientific_notation(tmp_path):
+    # a real network's gradients are ~1e-4: four decimals would show 0.0001 or 0.0000
+    rng = np.random.default_rng(5)
+    path = bnsheet.build(tmp_path / "w.xlsx", x=rng.normal(0, 1, (6, 3)), dout=rng.normal(0, 1e-4, (6, 3)))
+    book = openpyxl.load_workbook(path)
+    assert {book[name]["C7"].number_format for name in ("dout", "dx", "dbeta", "dxhat")} == {"0.000E+00"}
+    assert {book[name]["C7"].number_format for name in ("xhat", "out", "var")} == {"0.0000"}
 
 
 def test_a_number_format_changes_what_is_shown_not_the_value(english):

@@ -15,8 +15,8 @@ SHAPES = ("NxD", "1xD")
 LANGUAGES = ("en", "ja")
 KINDS = ("forward", "backward")
 # What [formats] may give a number format to: blocks by the kind they are shown as, the parameters,
-# a node that is all rounding (error_scale) and the plots' bin counts.
-FORMAT_KINDS = ("input", "forward", "backward", "param", "rounding", "count")
+# a node that is all rounding (error_scale), a block of small numbers, and the plots' bin counts.
+FORMAT_KINDS = ("input", "forward", "backward", "param", "rounding", "small", "count")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(col))?\}")
 # Excel's unary minus binds tighter than ^: "-{a}^2" is (-a)^2. A minus at the start or after
 # an operator or "(" or ",", then one operand, then ^ is refused in templates.

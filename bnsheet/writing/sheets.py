@@ -16,11 +16,12 @@ import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ..a1 import Area, cell, col_letter
 from ..layout import BLOCK_LEFT, BLOCK_TOP, HEADER_ROW, LABEL_COL, PARAMS_SHEET, Layout, defined_name
-from ..model import plots
+from ..model import plots, reference
 from ..model.graph import Block, Graph
 from ..model.inputs import Inputs
 from ..values import ErrorValue, Values
@@ -37,6 +38,7 @@ Link = tuple[str, str]
 
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
 _BLOCK_WIDTH = 13.0  # a block's columns, wide enough for the numbers in their formats
+_SMALL = 0.01  # a block whose numbers mostly lie below this would show two digits or fewer in 0.0000
 # formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1.1 M. Recalculating for the cached
 # values makes a build about four times slower; beyond 128×64 that is slower than a bare openpyxl
 # dump of the same formulas (benchmarks/scale.py), so larger workbooks go without.
@@ -89,6 +91,7 @@ class _Book:
     def __init__(self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...]) -> None:
         self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
         self.plots = plots.layout(graph, layout)
+        self.typical = _typical(inputs)
 
     def names(self) -> dict[str, str]:
         graph, layout = self.graph, self.layout
@@ -109,17 +112,43 @@ class _Book:
         graph, layout = self.graph, self.layout
         sheets = [graph_sheet(graph), _params_sheet(graph, self.inputs, layout, cached)]
         sheets += [
-            _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise)
+            _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise,
+                         number_style(graph, block, self.typical.get(block.name, 1.0)))
             for block in graph.blocks
-        ]
+        ]  # fmt: skip
         return [*sheets, plots_sheet(graph, layout, self.plots, cached)]
 
 
-def number_style(graph: Graph, block: Block) -> str:
+def number_style(graph: Graph, block: Block, typical: float) -> str:
     """The style of a block's cells: its kind's colour, with the number format the template gives
-    its kind, or scientific notation's for a node that is all rounding (error_scale)."""
+    its kind; a node that is all rounding (error_scale) takes the ``rounding`` format, and a block
+    whose numbers are mostly small (the ``typical`` magnitude, as built, below _SMALL: the
+    gradients of a real network) the ``small`` one, so that it shows more than a digit or two.
+
+    >>> from bnsheet.model.graph import load
+    >>> graph = load()
+    >>> [number_style(graph, graph.block(name), big) for name, big in (("dx", 2.0), ("dx", 0.003), ("dx_diff", 1e-16))]
+    ['backward|0.0000', 'backward|0.000E+00', 'backward|0.00E+00']
+    """
     kind = graph.kind(block)
-    return ooxml.styled(kind, graph.formats.get("rounding" if block.error_scale else kind))
+    if block.error_scale:
+        kind = "rounding"
+    elif 0.0 < typical < _SMALL and "small" in graph.formats:
+        kind = "small"
+    return ooxml.styled(graph.kind(block), graph.formats.get(kind))
+
+
+def _typical(inputs: Inputs) -> dict[str, float]:
+    """Each input's and node's typical magnitude at the inputs the workbook is built with: the
+    median of its numbers that are not 0 (a ReLU's gradient is mostly 0), 0 when all are."""
+    params = inputs.params()
+    with np.errstate(all="ignore"):  # inputs whose intermediates overflow build all the same (SPEC §17)
+        values = reference.nodes(
+            **inputs.arrays(), eps=params["eps"], momentum=params["momentum"], unbiased=bool(params["unbiased"]),
+            lr=params["lr"],
+        )  # fmt: skip
+        magnitudes = {name: np.abs(value[value != 0]) for name, value in values.items()}
+        return {name: float(np.median(m)) if m.size else 0.0 for name, m in magnitudes.items()}
 
 
 def _shape(block: Block, layout: Layout) -> str:
@@ -204,30 +233,30 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
 
 def _block_sheet(
     graph: Graph, block: Block, inputs: Inputs, layout: Layout, cached: Values | None, bar: tqdm | None,
-    exercise: bool,
+    exercise: bool, style: str,
 ) -> ooxml.Sheet:  # fmt: skip
     notes, links = _notes(graph, block, layout, exercise)
     rows = layout.rows(block)
     labels = [(block.name, "label"), (graph.word("sample", i=rows), "label")]
-    in_b = [(str(value), style) for _, cells in notes for col, value, style in cells if col == LABEL_COL]
-    labels += [(text, style) for text, style in in_b if style == "label"]
+    in_b = [(str(value), look) for _, cells in notes for col, value, look in cells if col == LABEL_COL]
+    labels += [(text, look) for text, look in in_b if look == "label"]
     widths = {_BACK_LINK_COL: fitted([(graph.word("back"), "link")]), LABEL_COL: fitted(labels, least=10.0)}
     widths |= {BLOCK_LEFT + j: _BLOCK_WIDTH for j in range(layout.d)}
     for _, cells in notes:  # the links to the sheets read, one a column from C, shown whole
-        for col, value, style in cells:
+        for col, value, look in cells:
             if col != LABEL_COL and isinstance(value, str):
-                widths[col] = fitted([(value, style)], least=widths.get(col, DEFAULT_WIDTH))
+                widths[col] = fitted([(value, look)], least=widths.get(col, DEFAULT_WIDTH))
     # the print area reaches as far as the notes, which run on to the right from column B
-    spilling = [(text, style) for text, style in in_b if style != "label"]
+    spilling = [(text, look) for text, look in in_b if look != "label"]
     right = max(
         BLOCK_LEFT + layout.d - 1,
         max((col for _, cells in notes for col, _, _ in cells), default=BLOCK_LEFT),
-        *(reach(LABEL_COL, text_width(text, style), widths) for text, style in spilling),
+        *(reach(LABEL_COL, text_width(text, look), widths) for text, look in spilling),
     )
     last = cell(BLOCK_TOP + rows - 1, right, pin_row=True, pin_col=True)
     return ooxml.Sheet(
         block.name,
-        _block_rows(graph, block, inputs, layout, number_style(graph, block), notes, cached, bar, exercise),
+        _block_rows(graph, block, inputs, layout, style, notes, cached, bar, exercise),
         widths=widths,
         freeze=(BLOCK_TOP, BLOCK_LEFT),
         links=links,
