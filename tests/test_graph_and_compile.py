@@ -112,7 +112,8 @@ def _with(template, **changes):
         ),
         ({"section": [{"prefix": "F-", "kind": "forward", "title": "a"}]}, "lower-case letters"),
         ({"param": [{"name": "eps", "value": "small", "text": "e"}]}, "must be a number"),
-        ({"plots": {"bins": "eight"}}, "whole numbers"),
+        ({"plots": {"min_bins": "three"}}, "whole numbers"),
+        ({"formats": {"outputs": "0.00"}}, r"\[formats\] gives number formats"),
     ],
 )
 def test_the_contract_the_workbook_relies_on_is_checked_when_a_template_loads(changes, complaint):

@@ -74,6 +74,10 @@ def test_every_formula_shape_of_every_sheet_computes_the_same_in_all_engines(cor
         got = {name: [values[name][area][r - area.top, c - area.left] for r, c in cells] for name in ENGINES}
         # a shape is compared at the scale of what it computes and of the sheets it reads: a result
         # that is all rounding (dx − dx_compact, the mean of xhat) has its inputs' scale
+        if all(isinstance(a, str) for a in got["formualizer"]):  # text, such as the bins' labels
+            for name in ENGINES[1:]:
+                assert got[name] == got["formualizer"], (sheet, form, name)
+            continue
         read = [name for name in re.findall(r"'([^']+)'!", form) if name in areas]
         scale_values = [*got["formualizer"], *(v for name in read for v in values["formualizer"][areas[name]].ravel())]
         scale = max(abs(v) for v in scale_values if isinstance(v, float))

@@ -14,6 +14,9 @@ from ..errors import TemplateError
 SHAPES = ("NxD", "1xD")
 LANGUAGES = ("en", "ja")
 KINDS = ("forward", "backward")
+# What [formats] may give a number format to: blocks by the kind they are shown as, the parameters,
+# a node that is all rounding (error_scale), a block of small numbers, and the plots' bin counts.
+FORMAT_KINDS = ("input", "forward", "backward", "param", "rounding", "small", "count")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(col))?\}")
 # Excel's unary minus binds tighter than ^: "-{a}^2" is (-a)^2. A minus at the start or after
 # an operator or "(" or ",", then one operand, then ^ is refused in templates.
@@ -44,11 +47,13 @@ class Section:
 
 @dataclass(frozen=True)
 class Plots:
-    """What the plots sheet shows: histograms of ``blocks`` over ``bins`` shared bins per feature."""
+    """What the plots sheet shows: histograms of ``blocks`` over shared bins per feature, as many
+    bins as N asks for (Sturges' rule, plots.bins) and at least ``min_bins``, charted for the first
+    ``charted_features`` features."""
 
-    bins: int = 8
+    min_bins: int = 3
     blocks: tuple[str, ...] = ()
-    charted_features: int = 4
+    charted_features: int = 8
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Block:
     rule: str = ""
     reads: tuple[str, ...] = field(default=())
     error_scale: str = ""  # a node that is all rounding: compared with this node's tolerance
+    task: str = ""  # an exercise's title: what to compute, a whole sentence
 
     @property
     def is_input(self) -> bool:
@@ -89,6 +95,7 @@ class Graph:
     plots: Plots = Plots()
     words: dict[str, str] = field(default_factory=dict)
     lang: str = "en"
+    formats: dict[str, str] = field(default_factory=dict)  # number formats by FORMAT_KINDS
 
     def word(self, key: str, **fields: object) -> str:
         """A word or phrase of the workbook in the graph's language, its {fields} filled in."""
@@ -171,9 +178,12 @@ def parse(data: dict[str, object], lang: str = "en") -> Graph:
         plots = Plots(**plots_table) if isinstance(plots_table, dict) else Plots()
     except TypeError as exc:
         raise TemplateError(f"template: [plots]: {exc}") from None
-    if not all(isinstance(v, int) for v in (plots.bins, plots.charted_features)) or isinstance(plots.blocks, str):
-        raise TemplateError("template: [plots]: bins and charted_features must be whole numbers, blocks a list")
-    plots = Plots(plots.bins, tuple(plots.blocks), plots.charted_features)
+    if not all(isinstance(v, int) for v in (plots.min_bins, plots.charted_features)) or isinstance(plots.blocks, str):
+        raise TemplateError("template: [plots]: min_bins and charted_features must be whole numbers, blocks a list")
+    plots = Plots(plots.min_bins, tuple(plots.blocks), plots.charted_features)
+    formats = data.get("formats", {})
+    if not isinstance(formats, dict) or not all(k in FORMAT_KINDS and isinstance(v, str) for k, v in formats.items()):
+        raise TemplateError(f"template: [formats] gives number formats as text to {', '.join(FORMAT_KINDS)}")
     params = tuple(
         Param(
             name=_str(p, "name"),
@@ -193,15 +203,18 @@ def parse(data: dict[str, object], lang: str = "en") -> Graph:
             text=_text(n, "text", lang),
             step=_str(n, "step"),
             formula=_str(n, "formula"),
-            math=_str(n, "math"),
+            math=_text(n, "math", lang),
             numpy=_str(n, "numpy"),
             rule=_text(n, "rule", lang) if "rule" in n else "",
             error_scale=str(n.get("error_scale", "")),
+            task=_text(n, "task", lang) if "task" in n else "",
             reads=tuple(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(_str(n, "formula")))),
         )
         for n in _tables(data, "node")
     )
-    graph = Graph(_str(meta, "name"), _text(meta, "title", lang), params, inputs, nodes, sections, plots, words, lang)
+    graph = Graph(
+        _str(meta, "name"), _text(meta, "title", lang), params, inputs, nodes, sections, plots, words, lang, formats
+    )
     _check(graph)
     return graph
 

@@ -1,14 +1,16 @@
-"""The plots sheet: per-feature histograms of x, xhat and out over shared bins, and the column
-means and variances before and after normalisation — every number a formula, so the charts
-move when a learner edits x, gamma or beta.
+"""The plots sheet: per-feature histograms of x, xhat and out over shared bins, as many as N asks
+for, and the column means and variances before and after normalisation — every number a formula,
+so the charts move when a learner edits x, gamma or beta.
 
-Each table is a block like a node's: one formula filled over it, a defined name (``bn_plot_…``),
-and an expected value computed by :func:`expected` from the NumPy reference, so verify checks
-the plots like every other sheet.
+Each table of numbers is a block like a node's: one formula filled over it, a defined name
+(``bn_plot_…``), and an expected value computed by :func:`expected` from the NumPy reference, so
+verify checks the plots like every other sheet. The bins' labels ("[-1.23, -0.61)"), which the
+charts show, are text made from the checked edges.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +39,7 @@ class PlotBlock:
     pattern: str
     edge_offset: int = 0
     labels: tuple[float, ...] = ()  # numbers in the label column (bin numbers), one per row
+    text: bool = False  # a table of text (the bins' labels): not a number verify can check
 
     def formula(self, row: int, col: int) -> str:
         edge = row + self.edge_offset
@@ -53,8 +56,19 @@ class PlotsLayout:
         return next(b for b in self.blocks if b.name == name)
 
 
+def bins(graph: Graph, n: int) -> int:
+    """How many bins a histogram of N values has: Sturges' rule, ⌈log₂ N⌉ + 1, and at least the
+    template's ``min_bins``.
+
+    >>> from .graph import load
+    >>> [bins(load(), n) for n in (2, 4, 5, 64, 100, 512)]
+    [3, 3, 4, 7, 8, 10]
+    """
+    return max(graph.plots.min_bins, math.ceil(math.log2(n)) + 1)
+
+
 def names(graph: Graph) -> list[str]:
-    """The plot tables' names, without the ``bn_`` prefix, in sheet order."""
+    """The names of the plot tables verify checks, without the ``bn_`` prefix, in sheet order."""
     stats = [f"plot_{stat}_{name}" for name in graph.plots.blocks for stat in ("mean", "var")]
     counts = [f"plot_counts_{name}" for name in graph.plots.blocks]
     return [*stats, "plot_lowest", "plot_highest", "plot_width", "plot_edges", *counts]
@@ -62,18 +76,19 @@ def names(graph: Graph) -> list[str]:
 
 def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
     """Where each table of the plots sheet sits, and its formula."""
-    bins = graph.plots.bins
+    count = bins(graph, sheet_layout.n)
     right = BLOCK_LEFT + sheet_layout.d - 1
     sources = {name: _column(name, sheet_layout.n) for name in graph.plots.blocks}
     blocks: list[PlotBlock] = []
     row = _FIRST_ROW
 
     def add(
-        name: str, label: str, pattern: str, rows: int = 1, edge_offset: int = 0, labels: tuple[float, ...] = ()
-    ) -> PlotBlock:
+        name: str, label: str, pattern: str, rows: int = 1, edge_offset: int = 0, labels: tuple[float, ...] = (),
+        text: bool = False,
+    ) -> PlotBlock:  # fmt: skip
         nonlocal row
         area = Area(PLOTS_SHEET, row, BLOCK_LEFT, row + rows - 1, right)
-        block = PlotBlock(name, area, label, pattern, edge_offset, labels)
+        block = PlotBlock(name, area, label, pattern, edge_offset, labels, text)
         blocks.append(block)
         row += rows
         return block
@@ -85,11 +100,20 @@ def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
     everything = ",".join(sources.values())
     lowest = add("plot_lowest", graph.word("lowest"), f"=MIN({everything})")
     highest = add("plot_highest", graph.word("highest"), f"=MAX({everything})")
-    width = add("plot_width", graph.word("width"), f"=({{c}}${highest.area.top}-{{c}}${lowest.area.top})/{bins}")
+    width = add("plot_width", graph.word("width"), f"=({{c}}${highest.area.top}-{{c}}${lowest.area.top})/{count}")
     row += 2  # a blank row and the heading
     edges = add(
         "plot_edges", graph.word("edges"), f"={{c}}${lowest.area.top}+$B{{r}}*{{c}}${width.area.top}",
-        rows=bins + 1, labels=tuple(float(k) for k in range(bins + 1)),
+        rows=count + 1, labels=tuple(float(k) for k in range(count + 1)),
+    )  # fmt: skip
+    numbers = tuple(float(k) for k in range(1, count + 1))
+    row += 2
+    # FIXED (not ROUND and &) gives two decimals as the reader's locale writes them in every
+    # engine; Gnumeric turns a rounded number into text with all its long double digits
+    add(
+        "plot_bin_labels", graph.word("bin_labels"),
+        f'="["&FIXED({{c}}{{e0}},2,TRUE)&", "&FIXED({{c}}{{e1}},2,TRUE)&IF($B{{r}}={count},"]",")")',
+        rows=count, edge_offset=edges.area.top - row, labels=numbers, text=True,
     )  # fmt: skip
     for name, column in sources.items():
         row += 2
@@ -97,9 +121,9 @@ def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
         # no upper edge and the first no lower one, so the highest and lowest values always count
         add(
             f"plot_counts_{name}", graph.word("counts", name=name),
-            f'=IF($B{{r}}={bins},COUNT({column}),COUNTIF({column},"<"&{{c}}{{e1}}))'
+            f'=IF($B{{r}}={count},COUNT({column}),COUNTIF({column},"<"&{{c}}{{e1}}))'
             f'-IF($B{{r}}=1,0,COUNTIF({column},"<"&{{c}}{{e0}}))',
-            rows=bins, edge_offset=edges.area.top - row, labels=tuple(float(k) for k in range(1, bins + 1)),
+            rows=count, edge_offset=edges.area.top - row, labels=numbers,
         )  # fmt: skip
     return PlotsLayout(tuple(blocks))
 
@@ -144,8 +168,9 @@ def expected(graph: Graph, values: dict[str, np.ndarray]) -> dict[str, np.ndarra
         out[f"plot_var_{name}"] = ((values[name] - column_mean) ** 2).sum(axis=0, keepdims=True) / n
     stacked = np.vstack([values[name] for name in graph.plots.blocks])
     lowest, highest = stacked.min(axis=0, keepdims=True), stacked.max(axis=0, keepdims=True)
-    edges = reference.bin_edges(lowest, highest, graph.plots.bins)
-    out |= {"plot_lowest": lowest, "plot_highest": highest, "plot_width": (highest - lowest) / graph.plots.bins}
+    count = bins(graph, n)
+    edges = reference.bin_edges(lowest, highest, count)
+    out |= {"plot_lowest": lowest, "plot_highest": highest, "plot_width": (highest - lowest) / count}
     out["plot_edges"] = edges
     for name in graph.plots.blocks:
         out[f"plot_counts_{name}"] = reference.histogram(values[name], edges)

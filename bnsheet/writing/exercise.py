@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..a1 import Area
-from ..errors import InputError
+from ..errors import InputError, TemplateError
 from ..layout import defined_name
 from ..model.graph import Block, Graph
 
@@ -65,16 +65,20 @@ def recorded(names: Mapping[str, str]) -> tuple[str, ...] | None:
 
 
 def task(block: Block, graph: Graph, area: Area, shape: str) -> list[str]:
-    """The lines written above an exercise block: what to compute, its shape, which sheets to read."""
+    """The lines written above an exercise block: what to compute (the node's ``task``, a whole
+    sentence in the template), its shape, which sheets to read."""
+    if not block.task:
+        raise TemplateError(f"template {graph.name}, {block.name}: no task, which its exercise is titled with")
     params = {p.name for p in graph.params}
-    sheets = ", ".join(name for name in block.reads if name not in params)
-    named = ", ".join(defined_name(name) for name in block.reads if name in params)
+    separator = graph.word("list_separator")
+    sheets = separator.join(name for name in block.reads if name not in params)
+    named = separator.join(defined_name(name) for name in block.reads if name in params)
     first = area.address(0, 0)
     last = area.address(area.shape[0] - 1, area.shape[1] - 1)
     fill = graph.word("exercise_fill" if first != last else "exercise_fill_one", first=first, last=last)
     read = graph.word("exercise_read_params" if named else "exercise_read", sheets=sheets, params=named)
     return [
-        graph.word("exercise_title", step=block.step, name=block.name, text=block.text),
+        graph.word("exercise_title", step=block.step, name=block.name, task=block.task),
         block.math,
         graph.word("exercise_shape", shape=shape, fill=fill),
         read,

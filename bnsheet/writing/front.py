@@ -9,11 +9,14 @@ from ..layout import PARAMS_SHEET
 from ..model import plots
 from ..model.graph import Block, Graph
 from . import ooxml
+from .widths import fitted, reach, text_width
 
 GRAPH_SHEET = "graph"
 TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47", "graph": "404040"}
 _TOP = 6  # the row of the first input; step k of both passes sits at _TOP + 2k
-_WIDTHS = {1: 2.0, 2: 6.0, 3: 17.0, 4: 6.0, 5: 44.0, 6: 3.0, 7: 6.0, 8: 11.0, 9: 11.0, 10: 44.0}
+# the least widths of the columns: A and F are margins; the others are widened to fit their texts
+_WIDTHS = {1: 2.0, 2: 4.0, 3: 8.0, 4: 4.0, 5: 30.0, 6: 3.0, 7: 4.0, 8: 8.0, 9: 8.0, 10: 30.0}
+_SPILLING = ("title", "heading")  # styles of texts that run on to the right, over empty cells
 
 
 def shape_name(block: Block) -> str:
@@ -35,10 +38,29 @@ def graph_sheet(graph: Graph) -> ooxml.Sheet:
     row = front.extras(row)
     front.more(row)
     ordered = [(r, sorted(cells)) for r, cells in sorted(front.rows.items())]
-    print_area = f"$A$1:$M${max(front.rows)}"  # the notes of the last column run on to the right
+    # a text runs on to the right over the empty cells beside it: a title, a heading, and the
+    # last text of a row; every other text is shown whole by its column's width
+    spilling = [(row, col, str(text), style) for row, cells in ordered for col, text, style in cells
+                if style in _SPILLING or col == cells[-1][0]]  # fmt: skip
+    fitting = {(row, col) for row, col, _, _ in spilling}
+    widths = {
+        col: fitted(
+            [
+                (str(text), style)
+                for row, cells in ordered
+                for c, text, style in cells
+                if c == col and (row, c) not in fitting
+            ],
+            least=least,
+        )  # fmt: skip
+        for col, least in _WIDTHS.items()
+    }
+    right = max([max(widths), *(reach(col, text_width(text, style), widths) for _, col, text, style in spilling)])
+    print_area = f"$A$1:{cell(max(front.rows), right, pin_row=True, pin_col=True)}"
     return ooxml.Sheet(
-        GRAPH_SHEET, ordered, widths=_WIDTHS, links=front.links, tab_color=TAB["graph"], print_area=print_area
-    )
+        GRAPH_SHEET, ordered, widths=widths, links=front.links, tab_color=TAB["graph"], print_area=print_area,
+        one_page=True,
+    )  # fmt: skip
 
 
 class _Front:
@@ -68,6 +90,7 @@ class _Front:
         graph, put = self.graph, self.put
         put(1, 2, graph.word("graph_title"), "title")
         put(2, 2, graph.word("graph_intro"), "note")
+        put(3, 2, graph.word("graph_links"), "note")
         sections = {s.prefix: s for s in graph.sections}
         put(4, 2, sections["f"].title if "f" in sections else "", "heading")
         put(4, 7, sections["b"].title if "b" in sections else "", "heading")

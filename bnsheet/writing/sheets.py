@@ -16,11 +16,12 @@ import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ..a1 import Area, cell, col_letter
 from ..layout import BLOCK_LEFT, BLOCK_TOP, HEADER_ROW, LABEL_COL, PARAMS_SHEET, Layout, defined_name
-from ..model import plots
+from ..model import plots, reference
 from ..model.graph import Block, Graph
 from ..model.inputs import Inputs
 from ..values import ErrorValue, Values
@@ -29,13 +30,15 @@ from . import ooxml
 from .compile import cell_pattern, param_formula
 from .files import check_target, replacing
 from .front import GRAPH_SHEET, TAB, graph_sheet, link
+from .plotsheet import formula_cell, plots_sheet
+from .widths import DEFAULT_WIDTH, fitted, reach, text_width
 
 Row = tuple[int, list[tuple[int, ooxml.Value, str]]]
 Link = tuple[str, str]
 
-_SERIES_COLOURS = ("BF9000", "5B9BD5", "ED7D31", "70AD47", "7030A0")
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
-_NOTES_RIGHT = 10  # column J: notes above a block are shown up to here
+_BLOCK_WIDTH = 13.0  # a block's columns, wide enough for the numbers in their formats
+_SMALL = 0.01  # a block whose numbers mostly lie below this would show two digits or fewer in 0.0000
 # formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1.1 M. Recalculating for the cached
 # values makes a build about four times slower; beyond 128×64 that is slower than a bare openpyxl
 # dump of the same formulas (benchmarks/scale.py), so larger workbooks go without.
@@ -69,6 +72,7 @@ def write(
     cached = None
     areas = book.formula_areas()
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
+    typeface = ooxml.JAPANESE if graph.lang == "ja" else ooxml.LATIN
     with tqdm(total=total, unit="cell", disable=not progress, desc="build", leave=False) as bar:
         if cached_values is not None and sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
             bar.set_description("build: cached values")
@@ -77,7 +81,7 @@ def write(
             cached = cached_values(draft.getvalue(), areas)
             bar.set_description("build")
         with replacing(path) as temporary, temporary.open("wb") as stream:
-            ooxml.write(stream, book.sheets(cached, bar), book.names(), graph.title)
+            ooxml.write(stream, book.sheets(cached, bar), book.names(), graph.title, typeface=typeface)
         return path
 
 
@@ -87,12 +91,13 @@ class _Book:
     def __init__(self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...]) -> None:
         self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
         self.plots = plots.layout(graph, layout)
+        self.typical = _typical(inputs)
 
     def names(self) -> dict[str, str]:
         graph, layout = self.graph, self.layout
         names = {defined_name(b.name): layout.area(b).absolute() for b in graph.blocks}
         names |= {defined_name(p.name): layout.param_area(graph.params, p.name).absolute() for p in graph.params}
-        names |= {defined_name(b.name): b.area.absolute() for b in self.plots.blocks}
+        names |= {defined_name(b.name): b.area.absolute() for b in self.plots.blocks if not b.text}
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
         return names
@@ -107,18 +112,43 @@ class _Book:
         graph, layout = self.graph, self.layout
         sheets = [graph_sheet(graph), _params_sheet(graph, self.inputs, layout, cached)]
         sheets += [
-            _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise)
+            _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise,
+                         number_style(graph, block, self.typical.get(block.name, 1.0)))
             for block in graph.blocks
-        ]
-        return [*sheets, _plots_sheet(graph, layout, self.plots, cached)]
+        ]  # fmt: skip
+        return [*sheets, plots_sheet(graph, layout, self.plots, cached)]
 
 
-def _formula(text: str, cached: Values | None, area: Area, i: int, j: int) -> ooxml.Formula:
-    """A formula cell and its cached value (block offset i, j of ``area``), if one was computed."""
-    if cached is None:
-        return ooxml.Formula(text)
-    value = cached[area][i, j]
-    return ooxml.Formula(text, value, isinstance(value, ErrorValue))
+def number_style(graph: Graph, block: Block, typical: float) -> str:
+    """The style of a block's cells: its kind's colour, with the number format the template gives
+    its kind; a node that is all rounding (error_scale) takes the ``rounding`` format, and a block
+    whose numbers are mostly small (the ``typical`` magnitude, as built, below _SMALL: the
+    gradients of a real network) the ``small`` one, so that it shows more than a digit or two.
+
+    >>> from bnsheet.model.graph import load
+    >>> graph = load()
+    >>> [number_style(graph, graph.block(name), big) for name, big in (("dx", 2.0), ("dx", 0.003), ("dx_diff", 1e-16))]
+    ['backward|0.0000', 'backward|0.000E+00', 'backward|0.00E+00']
+    """
+    kind = graph.kind(block)
+    if block.error_scale:
+        kind = "rounding"
+    elif 0.0 < typical < _SMALL and "small" in graph.formats:
+        kind = "small"
+    return ooxml.styled(graph.kind(block), graph.formats.get(kind))
+
+
+def _typical(inputs: Inputs) -> dict[str, float]:
+    """Each input's and node's typical magnitude at the inputs the workbook is built with: the
+    median of its numbers that are not 0 (a ReLU's gradient is mostly 0), 0 when all are."""
+    params = inputs.params()
+    with np.errstate(all="ignore"):  # inputs whose intermediates overflow build all the same (SPEC §17)
+        values = reference.nodes(
+            **inputs.arrays(), eps=params["eps"], momentum=params["momentum"], unbiased=bool(params["unbiased"]),
+            lr=params["lr"],
+        )  # fmt: skip
+        magnitudes = {name: np.abs(value[value != 0]) for name, value in values.items()}
+        return {name: float(np.median(m)) if m.size else 0.0 for name, m in magnitudes.items()}
 
 
 def _shape(block: Block, layout: Layout) -> str:
@@ -126,10 +156,10 @@ def _shape(block: Block, layout: Layout) -> str:
 
 
 def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[list[Row], list[Link]]:
-    """The rows above a block, and their links: what it computes, its math, the NumPy line,
-    the local derivative rule (backward steps) and links to the sheets it reads (or, for an
-    input, that read it); for an exercise, the task instead. Every sheet's notes are written
-    here, and only here."""
+    """The rows above a block, and their links: what it computes, its math (with the local
+    derivative rule of a backward step), the NumPy line, the block's first formula, and links to
+    the sheets it reads (or, for an input, that read it); for an exercise, the task instead.
+    Every sheet's notes are written here, and only here."""
     back = (cell(1, _BACK_LINK_COL), link(GRAPH_SHEET))
     shape = _shape(block, layout)
     params = {p.name for p in graph.params}
@@ -147,9 +177,9 @@ def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[
         related = [n.name for n in graph.nodes if block.name in n.reads]
     else:
         title = graph.word("node_title", step=block.step, name=block.name, shape=shape, text=block.text)
-        lines = [(title, "title"), (block.math, "note"), (f"{graph.word('numpy')}:  {block.numpy}", "note")]
-        if block.rule:
-            lines.append((f"{graph.word('rule')}:  {block.rule}", "note"))
+        math = f"{block.math}      {graph.word('rule')}:  {block.rule}" if block.rule else block.math
+        lines = [(title, "title"), (math, "note"), (f"{graph.word('numpy')}:  {block.numpy}", "note"),
+                 (_excel_line(graph, block, layout), "note")]  # fmt: skip
         related_word = "reads"
         related = list(dict.fromkeys(PARAMS_SHEET if name in params else name for name in block.reads))
     rows = [(1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, lines[0][0], "title")])]
@@ -162,6 +192,15 @@ def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[
     return rows, links
 
 
+def _excel_line(graph: Graph, block: Block, layout: Layout) -> str:
+    """The block's first formula as text, and where it is filled: what a print shows of the cells."""
+    area = layout.area(block)
+    first, last = area.address(0, 0), area.address(area.shape[0] - 1, area.shape[1] - 1)
+    formula = cell_pattern(block, graph, layout).format(c=col_letter(area.left), r=area.top)
+    where = graph.word("excel_filled" if first != last else "excel_one", first=first, last=last)
+    return f"{graph.word('excel')}:  {formula}      ({where})"
+
+
 def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values | None) -> ooxml.Sheet:
     values = inputs.params()
 
@@ -172,41 +211,67 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
             area = layout.param_area(graph.params, param.name)
             value: ooxml.Value = values.get(param.name, param.value)
             if param.formula:
-                value = _formula(param_formula(param.formula), cached, area, 0, 0)
-            style = "forward" if param.formula else "param"
+                value = formula_cell(param_formula(param.formula), cached, area, 0, 0)
+            style = ooxml.styled("forward" if param.formula else "param", graph.formats.get("param"))
             yield area.top, [(LABEL_COL, param.name, "label"), (BLOCK_LEFT, value, style),
                              (BLOCK_LEFT + 1, param.text, "note")]  # fmt: skip
 
-    widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 16.0, BLOCK_LEFT: 14.0, BLOCK_LEFT + 1: 60.0}
-    return ooxml.Sheet(PARAMS_SHEET, rows(), widths=widths, links=[("A1", link(GRAPH_SHEET))], tab_color=TAB["param"])
+    widths = {
+        _BACK_LINK_COL: fitted([(graph.word("back"), "link")]),
+        LABEL_COL: fitted([(p.name, "label") for p in graph.params]),
+        BLOCK_LEFT: 14.0,
+        BLOCK_LEFT + 1: fitted([(p.text, "note") for p in graph.params]),
+    }
+    bottom = layout.param_area(graph.params, graph.params[-1].name).top if graph.params else 2
+    right = max(BLOCK_LEFT + 1, *(reach(LABEL_COL, text_width(graph.word(key), style), widths)
+                                  for key, style in (("params", "title"), ("params_note", "note"))))  # fmt: skip
+    return ooxml.Sheet(
+        PARAMS_SHEET, rows(), widths=widths, links=[("A1", link(GRAPH_SHEET))], tab_color=TAB["param"],
+        print_area=f"$A$1:{cell(bottom, right, pin_row=True, pin_col=True)}", one_page=True,
+    )  # fmt: skip
 
 
 def _block_sheet(
     graph: Graph, block: Block, inputs: Inputs, layout: Layout, cached: Values | None, bar: tqdm | None,
-    exercise: bool,
+    exercise: bool, style: str,
 ) -> ooxml.Sheet:  # fmt: skip
-    kind = graph.kind(block)
-    widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 11.0} | {BLOCK_LEFT + j: 13.0 for j in range(layout.d)}
     notes, links = _notes(graph, block, layout, exercise)
-    # wide enough for the notes, which run on to the right of the block's first columns
-    right = max(BLOCK_LEFT + layout.d - 1, _NOTES_RIGHT)
-    last = cell(BLOCK_TOP + layout.rows(block) - 1, right, pin_row=True, pin_col=True)
+    rows = layout.rows(block)
+    labels = [(block.name, "label"), (graph.word("sample", i=rows), "label")]
+    in_b = [(str(value), look) for _, cells in notes for col, value, look in cells if col == LABEL_COL]
+    labels += [(text, look) for text, look in in_b if look == "label"]
+    widths = {_BACK_LINK_COL: fitted([(graph.word("back"), "link")]), LABEL_COL: fitted(labels, least=10.0)}
+    widths |= {BLOCK_LEFT + j: _BLOCK_WIDTH for j in range(layout.d)}
+    for _, cells in notes:  # the links to the sheets read, one a column from C, shown whole
+        for col, value, look in cells:
+            if col != LABEL_COL and isinstance(value, str):
+                widths[col] = fitted([(value, look)], least=widths.get(col, DEFAULT_WIDTH))
+    # the print area reaches as far as the notes, which run on to the right from column B
+    spilling = [(text, look) for text, look in in_b if look != "label"]
+    right = max(
+        BLOCK_LEFT + layout.d - 1,
+        max((col for _, cells in notes for col, _, _ in cells), default=BLOCK_LEFT),
+        *(reach(LABEL_COL, text_width(text, look), widths) for text, look in spilling),
+    )
+    last = cell(BLOCK_TOP + rows - 1, right, pin_row=True, pin_col=True)
     return ooxml.Sheet(
         block.name,
-        _block_rows(graph, block, inputs, layout, kind, notes, cached, bar, exercise),
+        _block_rows(graph, block, inputs, layout, style, notes, cached, bar, exercise),
         widths=widths,
         freeze=(BLOCK_TOP, BLOCK_LEFT),
         links=links,
-        tab_color=TAB[kind],
+        tab_color=TAB[graph.kind(block)],
         print_area=f"$A$1:{last}",
+        print_titles=(f"${col_letter(LABEL_COL)}:${col_letter(LABEL_COL)}", f"${HEADER_ROW}:${HEADER_ROW}"),
     )
 
 
 def _block_rows(
-    graph: Graph, block: Block, inputs: Inputs, layout: Layout, kind: str, notes: list[Row],
+    graph: Graph, block: Block, inputs: Inputs, layout: Layout, style: str, notes: list[Row],
     cached: Values | None, bar: tqdm | None, exercise: bool,
 ) -> Iterator[Row]:  # fmt: skip
-    """The rows of one block sheet: notes above, feature labels, then the block itself."""
+    """The rows of one block sheet: notes above, feature labels, then the block itself, its cells
+    in ``style``."""
     yield from notes
     header: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, block.name, "label")]
     header += [(BLOCK_LEFT + j, graph.word("feature", j=j + 1), "label") for j in range(layout.d)]
@@ -218,13 +283,13 @@ def _block_rows(
         values = inputs.arrays()[block.name]
         for i in range(rows):
             yield BLOCK_TOP + i, [(LABEL_COL, labels[i], "label"),
-                                  *[(c, float(values[i, j]), kind) for j, (c, _) in enumerate(columns)]]  # fmt: skip
+                                  *[(c, float(values[i, j]), style) for j, (c, _) in enumerate(columns)]]  # fmt: skip
             if bar is not None:
                 bar.update(layout.d)
         return
     if exercise:
         for i in range(rows):
-            yield BLOCK_TOP + i, [(LABEL_COL, labels[i], "label"), *[(c, None, kind) for c, _ in columns]]
+            yield BLOCK_TOP + i, [(LABEL_COL, labels[i], "label"), *[(c, None, style) for c, _ in columns]]
         return
     pattern = cell_pattern(block, graph, layout)
     area = layout.area(block)
@@ -232,74 +297,13 @@ def _block_rows(
     for i in range(rows):
         r = BLOCK_TOP + i
         if block_values is None:
-            cells = [(c, ooxml.Formula(pattern.format(c=letters, r=r)), kind) for c, letters in columns]
+            cells = [(c, ooxml.Formula(pattern.format(c=letters, r=r)), style) for c, letters in columns]
         else:
             row_values = block_values[i]
             cells = [
-                (c, ooxml.Formula(pattern.format(c=letters, r=r), v, isinstance(v, ErrorValue)), kind)
+                (c, ooxml.Formula(pattern.format(c=letters, r=r), v, isinstance(v, ErrorValue)), style)
                 for (c, letters), v in zip(columns, row_values, strict=True)
             ]
         yield r, [(LABEL_COL, labels[i], "label"), *cells]
         if bar is not None:
             bar.update(layout.d)
-
-
-def _plots_sheet(graph: Graph, layout: Layout, table: plots.PlotsLayout, cached: Values | None) -> ooxml.Sheet:
-    """Histograms and column statistics as formula tables, and column charts that read them."""
-    rows: dict[int, list[tuple[int, ooxml.Value, str]]] = {}
-    rows[1] = [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, graph.word("plots_title"), "title")]
-    rows[2] = [(LABEL_COL, graph.word("plots_intro"), "note")]
-    rows[plots.HEADER_ROW] = [(BLOCK_LEFT + j, graph.word("feature", j=j + 1), "label") for j in range(layout.d)]
-    for block in table.blocks:
-        area = block.area
-        if block.labels:
-            rows[area.top - 1] = [(LABEL_COL, block.label, "heading")]
-        for i in range(area.shape[0]):
-            r = area.top + i
-            label: ooxml.Value = block.labels[i] if block.labels else block.label
-            cells: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, label, "label")]
-            for j in range(area.shape[1]):
-                c = area.left + j
-                cells.append((c, _formula(block.formula(r, c), cached, area, i, j), "forward"))
-            rows[r] = cells
-    charts = _charts(graph, layout, table)
-    widths = {_BACK_LINK_COL: 10.0, LABEL_COL: 30.0} | {BLOCK_LEFT + j: 12.0 for j in range(layout.d)}
-    return ooxml.Sheet(
-        plots.PLOTS_SHEET, sorted(rows.items()), widths=widths, freeze=(plots.HEADER_ROW + 1, BLOCK_LEFT),
-        links=[("A1", link(GRAPH_SHEET))], tab_color=TAB["forward"], charts=charts,
-    )  # fmt: skip
-
-
-def _charts(graph: Graph, layout: Layout, table: plots.PlotsLayout) -> list[ooxml.Chart]:
-    """A histogram chart for each of the first features, then the column means and variances."""
-    left = BLOCK_LEFT + layout.d + 1
-    height, width = 16, 8
-    colours = dict(zip(graph.plots.blocks, _SERIES_COLOURS, strict=False))
-    edges = table.block("plot_edges").area
-    charts = []
-
-    def column(area: Area, j: int, rows: int | None = None) -> str:
-        bottom = area.top + (rows if rows is not None else area.shape[0]) - 1
-        return Area(area.sheet, area.top, area.left + j, bottom, area.left + j).absolute()
-
-    def row(area: Area) -> str:
-        return area.absolute()
-
-    for j in range(min(layout.d, graph.plots.charted_features)):
-        series = tuple(
-            (name, column(table.block(f"plot_counts_{name}").area, j), colours[name]) for name in graph.plots.blocks
-        )
-        top = plots.HEADER_ROW + 1 + j * height
-        charts.append(
-            ooxml.Chart(graph.word("histogram", j=j + 1), column(edges, j, graph.plots.bins), series,
-                        (top, left, top + height - 1, left + width), number_format="0.00")
-        )  # fmt: skip
-    features = Area(plots.PLOTS_SHEET, plots.HEADER_ROW, BLOCK_LEFT, plots.HEADER_ROW, BLOCK_LEFT + layout.d - 1)
-    for k, (stat, word) in enumerate((("mean", "means_chart"), ("var", "vars_chart"))):
-        series = tuple(
-            (name, row(table.block(f"plot_{stat}_{name}").area), colours[name]) for name in graph.plots.blocks
-        )
-        top = plots.HEADER_ROW + 1 + k * height
-        anchor = (top, left + width + 1, top + height - 1, left + 2 * width + 1)
-        charts.append(ooxml.Chart(graph.word(word), row(features), series, anchor, categories_are_text=True))
-    return charts

@@ -2,8 +2,9 @@
 reproducible: numbers at full precision (repr), fixed timestamps, fixed zip entry times.
 
 openpyxl writes numbers with 16 significant digits, which loses the last bits of an input
-(SPEC §3.5); this writer is small because bnsheet needs only cells, a few styles, frozen panes,
-column widths, internal links, defined names, formulas with their cached values and column charts.
+(SPEC §3.5); this writer is small because bnsheet needs only cells, a few styles and number
+formats, frozen panes, column widths, print setup, internal links, defined names, formulas with
+their cached values and column charts.
 Each part of the package has its module, XlsxWriter-style (worksheet, workbook, styles, theme,
 shared strings, chart, package, docprops); :func:`write` assembles them.
 """
@@ -18,20 +19,34 @@ from .chart import Chart, chart, drawing
 from .docprops import APPLICATION, app, core
 from .package import content_types, relationships, root_relationships, workbook_relationships
 from .shared_strings import SharedStrings
-from .styles import STYLES, styles
+from .styles import JAPANESE, LATIN, STYLES, Styles, Typeface, styled
 from .theme import theme
 from .workbook import workbook
 from .worksheet import Formula, Sheet, Value, worksheet
 
-__all__ = ["APPLICATION", "STYLES", "Chart", "Formula", "Sheet", "Value", "write"]
+__all__ = [
+    "APPLICATION",
+    "JAPANESE",
+    "LATIN",
+    "STYLES",
+    "Chart",
+    "Formula",
+    "Sheet",
+    "Typeface",
+    "Value",
+    "styled",
+    "write",
+]
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def write(
-    stream: IO[bytes], sheets: list[Sheet], names: dict[str, str], title: str = "", compress: bool = True
-) -> None:
-    """Write the package to a binary stream; ``names`` maps defined names to their targets.
+    stream: IO[bytes], sheets: list[Sheet], names: dict[str, str], title: str = "", compress: bool = True,
+    typeface: Typeface = LATIN,
+) -> None:  # fmt: skip
+    """Write the package to a binary stream; ``names`` maps defined names to their targets, and
+    every cell is set in ``typeface``.
 
     ``compress=False`` stores the parts uncompressed: faster, for a package that is only read
     back in memory.
@@ -59,12 +74,11 @@ def write(
         put("docProps/app.xml", app())
         put("xl/workbook.xml", workbook(sheets, names))
         put("xl/_rels/workbook.xml.rels", workbook_relationships(len(sheets)))
-        put("xl/theme/theme1.xml", theme())
-        put("xl/styles.xml", styles())
-        strings = SharedStrings()
+        put("xl/theme/theme1.xml", theme(typeface))
+        strings, styles = SharedStrings(), Styles()
         chart_number = 0
         for i, sheet in enumerate(sheets, start=1):
-            put(f"xl/worksheets/sheet{i}.xml", worksheet(sheet, i == 1, strings))
+            put(f"xl/worksheets/sheet{i}.xml", worksheet(sheet, i == 1, strings, styles))
             if sheet.charts:
                 number = drawings.index(i) + 1
                 put(
@@ -80,9 +94,11 @@ def write(
                 for k, described in zip(numbers, sheet.charts, strict=True):
                     put(f"xl/charts/chart{k}.xml", chart(described))
                 chart_number += len(sheet.charts)
-        # The text is known once the sheets are written: the table comes after them in the zip,
-        # which costs no second pass over the sheets (the order of parts means nothing to a reader).
+        # The texts and styles are known once the sheets are written: their parts come after them
+        # in the zip, which costs no second pass over the sheets (the order of parts means nothing
+        # to a reader).
         put("xl/sharedStrings.xml", strings.part())
+        put("xl/styles.xml", styles.part(typeface))
 
 
 def _chunks(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:

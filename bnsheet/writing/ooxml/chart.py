@@ -4,21 +4,21 @@ chart parts (xl/charts/chartN.xml): clustered column charts reading their number
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from .namespaces import CHART, DECLARATION, DRAWING, REL, SPREADSHEET_DRAWING
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A clustered column chart: categories and one or more series, each a range of cells."""
+    """A clustered column chart: categories (text) and one or more series, each a range of cells."""
 
     title: str
-    categories: str  # a range such as 'plots'!$C$17:$C$24
+    categories: str  # a range of text such as 'plots'!$C$17:$C$24
     series: tuple[tuple[str, str, str], ...]  # (name, range of values, colour as RRGGBB)
     anchor: tuple[int, int, int, int]  # top row, left column, bottom row, right column (1-based)
-    categories_are_text: bool = False
-    number_format: str = "General"
+    value_format: str = "General"  # of the value axis' labels
+    major_unit: float | None = None  # the step between the value axis' ticks; None: the application's
 
 
 def drawing(charts: list[Chart]) -> str:
@@ -48,11 +48,10 @@ def drawing(charts: list[Chart]) -> str:
 
 def chart(chart: Chart) -> str:
     """A clustered column chart reading its numbers from cells."""
-    ref_kind = "strRef" if chart.categories_are_text else "numRef"
     series = "".join(
         f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/><c:tx><c:v>{escape(name)}</c:v></c:tx>'
         f'<c:spPr><a:solidFill><a:srgbClr val="{colour}"/></a:solidFill></c:spPr><c:invertIfNegative val="0"/>'
-        f"<c:cat><c:{ref_kind}><c:f>{escape(chart.categories)}</c:f></c:{ref_kind}></c:cat>"
+        f"<c:cat><c:strRef><c:f>{escape(chart.categories)}</c:f></c:strRef></c:cat>"
         f"<c:val><c:numRef><c:f>{escape(values)}</c:f></c:numRef></c:val></c:ser>"
         for i, (name, values, colour) in enumerate(chart.series)
     )
@@ -63,13 +62,15 @@ def chart(chart: Chart) -> str:
     )
     axes = (
         '<c:catAx><c:axId val="1"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
-        f'<c:axPos val="b"/><c:numFmt formatCode="{escape(chart.number_format)}" sourceLinked="0"/>'
+        '<c:axPos val="b"/><c:numFmt formatCode="General" sourceLinked="0"/>'
         '<c:tickLblPos val="low"/><c:crossAx val="2"/><c:crosses val="autoZero"/><c:auto val="1"/>'
         '<c:lblAlgn val="ctr"/><c:lblOffset val="100"/></c:catAx>'
         '<c:valAx><c:axId val="2"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
-        '<c:axPos val="l"/><c:majorGridlines/><c:numFmt formatCode="General" sourceLinked="0"/>'
+        f'<c:axPos val="l"/><c:majorGridlines/><c:numFmt formatCode={quoteattr(chart.value_format)} sourceLinked="0"/>'
         '<c:tickLblPos val="nextTo"/><c:crossAx val="1"/><c:crosses val="autoZero"/>'
-        '<c:crossBetween val="between"/></c:valAx>'
+        '<c:crossBetween val="between"/>'
+        + (f'<c:majorUnit val="{chart.major_unit!r}"/>' if chart.major_unit is not None else "")
+        + "</c:valAx>"
     )
     return (
         f'{DECLARATION}<c:chartSpace xmlns:c="{CHART}" xmlns:a="{DRAWING}" '

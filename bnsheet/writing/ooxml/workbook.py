@@ -1,5 +1,5 @@
-"""The workbook part (xl/workbook.xml): the sheets in order, the defined names and print areas,
-and how applications recalculate."""
+"""The workbook part (xl/workbook.xml): the sheets in order, the defined names, print areas and
+print titles, and how applications recalculate."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ def workbook(sheets: list[Sheet], names: dict[str, str]) -> str:
         f'<sheet name={quoteattr(s.name)} sheetId="{i}" r:id="rId{i}"/>' for i, s in enumerate(sheets, start=1)
     )
     defined = "".join(f"<definedName name={quoteattr(k)}>{escape(v)}</definedName>" for k, v in names.items())
-    defined += "".join(
-        f'<definedName name="_xlnm.Print_Area" localSheetId="{i}">'
-        f"{escape(quote_sheet(s.name))}!{s.print_area}</definedName>"
-        for i, s in enumerate(sheets)
-        if s.print_area
-    )
+    for i, s in enumerate(sheets):
+        sheet = escape(quote_sheet(s.name))
+        if s.print_area:
+            defined += f'<definedName name="_xlnm.Print_Area" localSheetId="{i}">{sheet}!{s.print_area}</definedName>'
+        if s.print_titles:
+            titles = ",".join(f"{sheet}!{part}" for part in s.print_titles)
+            defined += f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">{titles}</definedName>'
     return (
         f'{DECLARATION}<workbook xmlns="{MAIN}" xmlns:r="{REL}">'
         '<bookViews><workbookView activeTab="0"/></bookViews>'

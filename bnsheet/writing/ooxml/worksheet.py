@@ -1,5 +1,6 @@
 """The worksheet parts (xl/worksheets/sheetN.xml): cells with numbers at full precision (repr),
-text (as shared strings) and formulas with their cached values, and how a sheet opens (panes, widths, links)."""
+text (as shared strings) and formulas with their cached values, how a sheet opens (panes, widths,
+links) and how it prints (landscape, one page wide)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ...a1 import cell, col_letter
 from .chart import Chart
 from .namespaces import DECLARATION, MAIN, REL
 from .shared_strings import SharedStrings
-from .styles import STYLE
+from .styles import Styles
 
 
 class Formula(NamedTuple):
@@ -39,15 +40,17 @@ class Sheet:
     tab_color: str | None = None
     charts: list[Chart] = field(default_factory=list)
     print_area: str | None = None  # such as $A$1:$J$12: what printing (and a PDF) shows
+    print_titles: tuple[str, ...] = ()  # columns and rows printed on every page: ("$B:$B", "$6:$6")
+    one_page: bool = False  # printed on one page; otherwise one page wide and as many tall as it takes
 
 
-def worksheet(sheet: Sheet, active: bool, strings: SharedStrings) -> Iterator[str]:
+def worksheet(sheet: Sheet, active: bool, strings: SharedStrings, styles: Styles) -> Iterator[str]:
     """The sheet's XML in pieces, its rows read as they come; ``active``: the sheet that opens
-    first. Its text goes into ``strings`` as the rows are written. A sheet with charts refers to
-    its drawing as relationship rId1."""
+    first. Its text goes into ``strings`` and its cells' styles into ``styles`` as the rows are
+    written. A sheet with charts refers to its drawing as relationship rId1."""
     yield f'{DECLARATION}<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
-    if sheet.tab_color:
-        yield f'<sheetPr><tabColor rgb="FF{sheet.tab_color}"/></sheetPr>'
+    tab = f'<tabColor rgb="FF{sheet.tab_color}"/>' if sheet.tab_color else ""
+    yield f'<sheetPr>{tab}<pageSetUpPr fitToPage="1"/></sheetPr>'
     selected = ' tabSelected="1"' if active else ""
     yield f'<sheetViews><sheetView workbookViewId="0"{selected}>'
     if sheet.freeze:
@@ -69,7 +72,7 @@ def worksheet(sheet: Sheet, active: bool, strings: SharedStrings) -> Iterator[st
     for row, cells in sheet.rows:
         yield f'<row r="{row}">'
         for col, value, style in cells:
-            yield _cell(f"{letters[col]}{row}", value, STYLE[style], strings)
+            yield _cell(f"{letters[col]}{row}", value, styles[style], strings)
         yield "</row>"
     yield "</sheetData>"
     if sheet.links:
@@ -77,7 +80,9 @@ def worksheet(sheet: Sheet, active: bool, strings: SharedStrings) -> Iterator[st
         for ref, target in sheet.links:
             yield f'<hyperlink ref="{ref}" location={quoteattr(target)} display={quoteattr(target)}/>'
         yield "</hyperlinks>"
-    yield '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+    # Excel's narrow margins; every sheet fits the page's width, the graph sheet its height too
+    yield '<pageMargins left="0.25" right="0.25" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+    yield f'<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="{int(sheet.one_page)}"/>'
     if sheet.charts:
         yield '<drawing r:id="rId1"/>'
     yield "</worksheet>"
