@@ -72,9 +72,16 @@ def run(command: Sequence[str], *, name: str, cwd: Path, timeout: float | None =
     env = dict(os.environ, HOME=str(cwd), TMPDIR=str(cwd))  # nothing of the user's is read or written
     try:
         process = subprocess.Popen(
-            list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, text=True, errors="replace",
-        )  # fmt: skip
+            list(command),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
     except OSError as exc:
         raise EngineError(f"{name} could not be started ({command[0]}: {exc.strerror})") from None
     try:
@@ -106,9 +113,13 @@ def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) ->
 
 @contextmanager
 def recalculated(
-    path: Path, *, name: str, command: Callable[[Workspace, Path], Sequence[str]],
-    setup: Callable[[Workspace], None] | None = None, vetted: Callable[[], None] = lambda: None,
-) -> Iterator[Path]:  # fmt: skip
+    path: Path,
+    *,
+    name: str,
+    command: Callable[[Workspace, Path], Sequence[str]],
+    setup: Callable[[Workspace], None] | None = None,
+    vetted: Callable[[], None] = lambda: None,
+) -> Iterator[Path]:
     """The .xlsx an application saves after recalculating a copy of ``path``; gone after the block.
 
     ``command(workspace, output_folder)`` gives the command line, which must write

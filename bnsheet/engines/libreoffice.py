@@ -60,8 +60,6 @@ def _private_profile(ws: external.Workspace) -> None:
 
 
 def _command(ws: external.Workspace, out: Path) -> list[str]:
-    return [
-        PROGRAM, f"-env:UserInstallation={(ws.folder / 'profile').as_uri()}",
-        "--headless", "--norestore", "--nologo", "--nolockcheck",
-        "--convert-to", "xlsx", "--outdir", str(out), str(ws.source),
-    ]  # fmt: skip
+    profile = f"-env:UserInstallation={(ws.folder / 'profile').as_uri()}"
+    quiet = ["--headless", "--norestore", "--nologo", "--nolockcheck"]
+    return [PROGRAM, profile, *quiet, "--convert-to", "xlsx", "--outdir", str(out), str(ws.source)]

@@ -88,19 +88,25 @@ def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
     width = add("plot_width", graph.word("width"), f"=({{c}}${highest.area.top}-{{c}}${lowest.area.top})/{bins}")
     row += 2  # a blank row and the heading
     edges = add(
-        "plot_edges", graph.word("edges"), f"={{c}}${lowest.area.top}+$B{{r}}*{{c}}${width.area.top}",
-        rows=bins + 1, labels=tuple(float(k) for k in range(bins + 1)),
-    )  # fmt: skip
+        "plot_edges",
+        graph.word("edges"),
+        f"={{c}}${lowest.area.top}+$B{{r}}*{{c}}${width.area.top}",
+        rows=bins + 1,
+        labels=tuple(float(k) for k in range(bins + 1)),
+    )
     for name, column in sources.items():
         row += 2
         # values below this bin's upper edge, minus those below its lower edge; the last bin has
         # no upper edge and the first no lower one, so the highest and lowest values always count
         add(
-            f"plot_counts_{name}", graph.word("counts", name=name),
+            f"plot_counts_{name}",
+            graph.word("counts", name=name),
             f'=IF($B{{r}}={bins},COUNT({column}),COUNTIF({column},"<"&{{c}}{{e1}}))'
             f'-IF($B{{r}}=1,0,COUNTIF({column},"<"&{{c}}{{e0}}))',
-            rows=bins, edge_offset=edges.area.top - row, labels=tuple(float(k) for k in range(1, bins + 1)),
-        )  # fmt: skip
+            rows=bins,
+            edge_offset=edges.area.top - row,
+            labels=tuple(float(k) for k in range(1, bins + 1)),
+        )
     return PlotsLayout(tuple(blocks))
 
 

@@ -5,11 +5,25 @@ from __future__ import annotations
 
 from .namespaces import DECLARATION, MAIN
 
-# Cell styles by name; their order is their index in styles.xml.
-STYLES = (
-    "default", "title", "note", "label", "input", "forward", "backward", "param", "link",
-    "input_link", "forward_link", "backward_link", "heading", "arrow",
-)  # fmt: skip
+# Cell styles by name with their (font, fill) as numbered in styles(); their order is their index
+# in styles.xml.
+_FORMATS = {
+    "default": (0, 0),
+    "title": (1, 0),
+    "note": (2, 0),
+    "label": (3, 0),
+    "input": (0, 2),
+    "forward": (0, 3),
+    "backward": (0, 4),
+    "param": (0, 5),
+    "link": (4, 0),
+    "input_link": (4, 2),
+    "forward_link": (4, 3),
+    "backward_link": (4, 4),
+    "heading": (5, 0),
+    "arrow": (6, 0),
+}
+STYLES = tuple(_FORMATS)
 STYLE = {name: i for i, name in enumerate(STYLES)}  # a style's name to its index (the cell's s="…")
 
 
@@ -31,9 +45,7 @@ def styles() -> str:
         f'<fill><patternFill patternType="solid"><fgColor rgb="FF{c}"/><bgColor indexed="64"/></patternFill></fill>'
         for c in fill_colors
     )
-    # (font, fill) for each entry of STYLES
-    xfs = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 2), (0, 3), (0, 4), (0, 5), (4, 0),
-           (4, 2), (4, 3), (4, 4), (5, 0), (6, 0)]  # fmt: skip
+    xfs = list(_FORMATS.values())
     centred = {STYLE["arrow"]}
     cell_xfs = "".join(
         f'<xf numFmtId="0" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"'
