@@ -41,6 +41,9 @@ def _count(text: str) -> int:
 # takes -1e-5 for an option ("--eps: expected one argument").
 _NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|-inf(?:inity)?|-nan", re.IGNORECASE)
 
+# The inputs build takes from CSV files, with the shape each must have.
+_CSV_INPUTS = {"x": "NxD", "gamma": "1xD", "beta": "1xD", "dout": "NxD", "running-mean": "1xD", "running-var": "1xD"}
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2, and an option's value may be any
@@ -83,8 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for inputs not given")
     b.add_argument("--eps", type=float, default=DEFAULT_EPS, help="eps added to the variance")
-    for name, shape in (("x", "NxD"), ("gamma", "1xD"), ("beta", "1xD"), ("dout", "NxD"),
-                        ("running-mean", "1xD"), ("running-var", "1xD")):  # fmt: skip
+    for name, shape in _CSV_INPUTS.items():
         b.add_argument(f"--{name}", metavar="CSV", help=f"{name} ({shape}) from a CSV file")
     b.add_argument("--momentum", type=float, default=DEFAULT_MOMENTUM, help="momentum of the running statistics")
     b.add_argument("--unbiased", action="store_true", help="running variance with the unbiased N/(N-1) estimate")
@@ -93,9 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--force", action="store_true", help="replace an existing file that bnsheet did not write")
     b.add_argument(
-        "--exercise", metavar="NODES",
+        "--exercise",
+        metavar="NODES",
         help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
-    )  # fmt: skip
+    )
     b.add_argument(
         "--from-experiment",
         action="store_true",
@@ -121,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     v = commands.add_parser("verify", help="recalculate a workbook and check it against the reference")
     v.add_argument("path")
     v.add_argument(
-        "--engine", choices=[*engines.NAMES, engines.ALL],
+        "--engine",
+        choices=[*engines.NAMES, engines.ALL],
         help="formula engine (default: the fastest installed); all: every installed engine, compared",
     )  # fmt: skip
     v.add_argument(
@@ -160,9 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _build(args)
         if args.command == "experiment":
             passed = training.reproduce(
-                Path(args.output), scales=args.scales, epochs=args.epochs, lr=args.lr, target=args.target,
-                seed=args.seed, progress=_progress(args),
-            )  # fmt: skip
+                Path(args.output),
+                scales=args.scales,
+                epochs=args.epochs,
+                lr=args.lr,
+                target=args.target,
+                seed=args.seed,
+                progress=_progress(args),
+            )
             return 0 if passed else 1
         if args.command == "grade":
             return _grade(args)
@@ -186,17 +195,30 @@ def _build(args: argparse.Namespace) -> int:
             raise InputError(f"--from-experiment takes the batch from the network; drop {', '.join(clashing)}")
         layer, features = args.layer or 1, args.d or training.WORKBOOK_FEATURES
         given = training.workbook_inputs(layer, features, seed=args.seed, eps=args.eps)
-        source = (f" (BN layer {layer} of the experiment's network, last step of epoch {training.CAPTURE_EPOCHS} "
-                  f"at weight scale {training.CAPTURE_SCALE:g}: all {training.BATCH} samples, "
-                  f"features 1-{features} of {training.WIDTH})")  # fmt: skip
+        source = (
+            f" (BN layer {layer} of the experiment's network, last step of epoch {training.CAPTURE_EPOCHS} "
+            f"at weight scale {training.CAPTURE_SCALE:g}: all {training.BATCH} samples, "
+            f"features 1-{features} of {training.WIDTH})"
+        )
     elif args.layer is not None:
         raise InputError("--layer goes with --from-experiment")
     path = build(
-        args.output, n=args.n, d=None if args.from_experiment else args.d, seed=args.seed, eps=args.eps,
-        running_mean=args.running_mean, running_var=args.running_var, momentum=args.momentum,
-        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args),
-        exercise=args.exercise, force=args.force, **given,
-    )  # fmt: skip
+        args.output,
+        n=args.n,
+        d=None if args.from_experiment else args.d,
+        seed=args.seed,
+        eps=args.eps,
+        running_mean=args.running_mean,
+        running_var=args.running_var,
+        momentum=args.momentum,
+        unbiased=args.unbiased,
+        lr=args.lr,
+        lang=args.lang,
+        progress=_progress(args),
+        exercise=args.exercise,
+        force=args.force,
+        **given,
+    )
     print(f"wrote {path}{source}")
     return 0
 

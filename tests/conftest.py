@@ -1,11 +1,13 @@
 """Shared fixtures: a built workbook per test, a way to tamper with a copy of it, and the ``apps``
-marker for tests that run the spreadsheet applications (``python -m pytest -m "not apps"`` leaves
-them out)."""
+marker for tests that run the spreadsheet applications and the ``slow`` one for tests that
+recalculate with the pure-Python formulas engine (``python -m pytest -m "not apps and not slow"``
+leaves both out)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,10 +28,22 @@ def _commands_import_this_checkout() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def _built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bnsheet.build(tmp_path_factory.mktemp("built") / "batchnorm.xlsx")
+
+
 @pytest.fixture
-def built(tmp_path: Path) -> Path:
-    """A freshly built default workbook (N=4, D=3, seed 0)."""
-    return bnsheet.build(tmp_path / "batchnorm.xlsx")
+def built(tmp_path: Path, _built_once: Path) -> Path:
+    """The default workbook (N=4, D=3, seed 0) in this test's own folder: a copy of one build, so a
+    test may change or replace it freely."""
+    return Path(shutil.copy2(_built_once, tmp_path / "batchnorm.xlsx"))
+
+
+def interruptible() -> None:
+    """For ``preexec_fn``: Ctrl-C (SIGINT) acts in the child as at a terminal, also in a test run
+    started in the background, which the shell starts with SIGINT ignored (and children inherit it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def tamper(source: Path, change: Callable[[openpyxl.Workbook], None], name: str = "tampered.xlsx") -> Path:

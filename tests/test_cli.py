@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bnsheet import cli
 from conftest import tamper
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +26,19 @@ def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
     )
 
 
+def run_here(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``bnsheet ARGS`` in this process, as ``python -m bnsheet`` runs it (``SystemExit(main())``)
+    without starting Python: for the messages and statuses; :func:`run` is the real command. An
+    exception main lets out fails the test, as a traceback would."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(list(args))
+        except SystemExit as exit:  # argparse's --help, --version and usage errors
+            status = 0 if exit.code is None else exit.code if isinstance(exit.code, int) else 1
+    return subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
+
+
 def test_build_then_verify_exit_0(tmp_path):
     built = run("build", "-o", str(tmp_path / "w.xlsx"), "--n", "5", "--d", "2", "--seed", "3")
     assert built.returncode == 0 and f"wrote {tmp_path / 'w.xlsx'}" in built.stdout
@@ -35,14 +51,14 @@ def test_build_then_verify_exit_0(tmp_path):
 
 def test_default_build_writes_output_batchnorm(tmp_path):
     (tmp_path / "output").mkdir()
-    assert run("build", cwd=tmp_path).returncode == 0
+    assert run_here("build", cwd=tmp_path).returncode == 0
     assert (tmp_path / "output" / "batchnorm.xlsx").is_file()
 
 
 def test_verify_json(built):
     import json
 
-    result = run("verify", str(built), "--json", "--engine", "formualizer")
+    result = run_here("verify", str(built), "--json", "--engine", "formualizer")
     data = json.loads(result.stdout)
     assert result.returncode == 0 and data["ok"] is True and len(data["nodes"]) == 45
 
@@ -51,7 +67,7 @@ def test_a_tampered_workbook_exits_1_and_names_the_cell(built):
     def change(book):
         book["dx"]["E8"] = "='dx1'!E8-'dx2'!E8"
 
-    result = run("verify", str(tamper(built, change)))
+    result = run_here("verify", str(tamper(built, change)))
     assert result.returncode == 1
     assert "dx: mismatch at 'dx'!E8" in result.stdout
 
@@ -85,7 +101,7 @@ def test_unusable_input_exits_2_with_one_line(tmp_path, args, message):
     (tmp_path / "good.csv").write_text("1,2\n3,4\n5,7\n")
     (tmp_path / "gamma3.csv").write_text("1,2,3\n")
     (tmp_path / "ok.xlsx").write_bytes(b"")
-    result = run(*args, cwd=tmp_path)
+    result = run_here(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -94,7 +110,7 @@ def test_unusable_input_exits_2_with_one_line(tmp_path, args, message):
 def test_build_from_csv_files_with_and_without_header(tmp_path):
     (tmp_path / "x.csv").write_text("f1,f2\n1.5,2\n-3,4.25\n0.1,8\n")
     (tmp_path / "gamma.csv").write_text("2,0.5\n")
-    result = run("build", "-o", "w.xlsx", "--x", "x.csv", "--gamma", "gamma.csv", cwd=tmp_path)
+    result = run_here("build", "-o", "w.xlsx", "--x", "x.csv", "--gamma", "gamma.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     from bnsheet.reading.xlsx import XlsxFile
 
@@ -102,7 +118,7 @@ def test_build_from_csv_files_with_and_without_header(tmp_path):
         assert book.names["bn_x"] == "'x'!$C$7:$D$9"
         assert book.cells("x")[(8, 4)].value == 4.25
         assert book.cells("gamma")[(7, 3)].value == 2.0
-    assert run("verify", "w.xlsx", cwd=tmp_path).returncode == 0
+    assert run_here("verify", "w.xlsx", cwd=tmp_path).returncode == 0
 
 
 def test_python_dash_m_and_the_console_script_agree(tmp_path):
@@ -173,6 +189,6 @@ def test_sizes_beyond_excel_are_refused_up_front(tmp_path, n, d, fits):
         return
     with pytest.raises(InputError):
         check_size(n, d)
-    result = run("build", "-o", str(tmp_path / "w.xlsx"), "--n", str(n), "--d", str(d))
+    result = run_here("build", "-o", str(tmp_path / "w.xlsx"), "--n", str(n), "--d", str(d))
     assert result.returncode == 2 and "does not fit on a sheet" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "w.xlsx").exists()

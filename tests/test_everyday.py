@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from test_cli import ROOT, run
+from test_cli import ROOT, run, run_here
 
 import bnsheet
 from bnsheet.a1 import parse_area
@@ -28,20 +28,20 @@ def test_a_default_build_makes_the_output_folder(tmp_path):
 
 
 def test_a_refused_default_build_leaves_no_folder(tmp_path):
-    result = run("build", "--n", "1", cwd=tmp_path)
+    result = run_here("build", "--n", "1", cwd=tmp_path)
     assert result.returncode == 2 and "N must be at least 2" in result.stderr
     assert not (tmp_path / "output").exists()
 
 
 def test_a_file_where_the_default_folder_goes_is_named(tmp_path):
     (tmp_path / "output").write_text("not a folder")
-    result = run("build", cwd=tmp_path)
+    result = run_here("build", cwd=tmp_path)
     assert result.returncode == 2 and "the folder output is not a folder" in result.stderr
 
 
 def test_a_folder_given_explicitly_is_not_made(tmp_path):
     for path in ("missing/dir/w.xlsx", "output/batchnorm.xlsx"):
-        result = run("build", "-o", path, cwd=tmp_path)
+        result = run_here("build", "-o", path, cwd=tmp_path)
         assert result.returncode == 2
         assert f"the folder {Path(path).parent} does not exist" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
@@ -54,7 +54,7 @@ def _pyproject_version() -> str:
 
 
 def test_bnsheet_alone_prints_the_usage_and_the_commands():
-    result = run()
+    result = run_here()
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("usage: bnsheet")
     listed = {line.split()[0] for line in result.stderr.splitlines() if line.startswith("    ")}
@@ -149,7 +149,7 @@ def test_a_chosen_engine_that_is_not_installed_says_how_to_install_it(tmp_path):
 def test_negative_numbers_in_scientific_notation_reach_their_options(tmp_path):
     from bnsheet.reading.xlsx import XlsxFile
 
-    result = run("build", "-o", "w.xlsx", "--lr", "-1e-1", "--eps", "1e-3", "--seed", "2", cwd=tmp_path)
+    result = run_here("build", "-o", "w.xlsx", "--lr", "-1e-1", "--eps", "1e-3", "--seed", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with XlsxFile(tmp_path / "w.xlsx") as book:
         params = book.cells("params")
@@ -195,6 +195,6 @@ def test_a_blank_input_cell_is_empty_and_the_sheet_is_quoted_as_the_file_has_it(
         book.defined_names["bn_x"].attr_text = "'x''s'!$C$7:$E$10"
         book["x's"]["C9"] = None
 
-    result = run("verify", str(tamper(built, change)))
+    result = run_here("verify", str(tamper(built, change)))
     assert result.returncode == 2
     assert result.stderr.endswith(": input cell 'x''s'!C9 is empty\n") and result.stderr.count("\n") == 1

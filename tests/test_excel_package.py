@@ -44,8 +44,14 @@ def _findings(report: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"lang": "ja"}, {"exercise": "backward"}, {"n": 32, "d": 16}],
-    ids=["default", "ja", "exercise", "32x16"],
+    # a larger block than the default's, with two-digit rows: the validator's time grows with the cells
+    [
+        {},
+        pytest.param({"lang": "ja"}, marks=pytest.mark.slow),
+        pytest.param({"exercise": "backward"}, marks=pytest.mark.slow),
+        pytest.param({"n": 12, "d": 8}, marks=pytest.mark.slow),
+    ],
+    ids=["default", "ja", "exercise", "12x8"],
 )
 def test_excel_opens_the_workbook_without_repair(tmp_path, options):
     report = _audit(bnsheet.build(tmp_path / "book.xlsx", **options))
@@ -54,6 +60,7 @@ def test_excel_opens_the_workbook_without_repair(tmp_path, options):
     assert report["verdict"]["prediction"] == "opens-clean"
 
 
+@pytest.mark.slow  # the validator takes seconds a workbook
 def test_the_validator_would_see_a_workbook_without_its_theme(built):
     """The audit above can fail: the same workbook without its theme is one Excel repairs."""
     themeless = built.with_name("themeless.xlsx")

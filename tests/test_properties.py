@@ -54,6 +54,7 @@ def test_any_layer_builds_and_verifies_clean(layer):
     builds_and_verifies_clean(layer, "formualizer")
 
 
+@pytest.mark.slow
 @settings(SETTINGS, max_examples=4)
 @given(layers())
 def test_any_layer_verifies_clean_with_the_slow_engine_too(layer):

@@ -16,7 +16,7 @@ import pytest
 
 import bnsheet
 from bnsheet import cli
-from conftest import tamper
+from conftest import interruptible, tamper
 
 
 def sha256(path: Path) -> str:
@@ -27,22 +27,44 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def build_cli(*args: str) -> subprocess.Popen[str]:
+# A build held at the last moment an interruption can come: its temporary file is written and
+# about to be renamed over the old one. An audit hook in the real process holds it (and says so
+# by creating the file named first on its command line), so the signal cannot come too late.
+_HELD_BUILD = """
+import sys, time
+from pathlib import Path
+
+held = Path(sys.argv[1])
+
+def hold(event, args):
+    if event == "os.rename" and str(args[0]).endswith(".tmp"):
+        held.touch()
+        time.sleep(120)  # until the test interrupts it; then the rename goes ahead and the test fails
+
+sys.addaudithook(hold)
+from bnsheet.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+def held_build(held: Path, *args: str) -> subprocess.Popen[str]:
+    """``bnsheet build --quiet ARGS`` in a process of its own, held before its rename (see above)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bnsheet", "build", "--quiet", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", _HELD_BUILD, str(held), "build", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
+    )
 
 
-def wait_for_temp(folder: Path, process: subprocess.Popen[str]) -> None:
-    """Until the build has started writing its temporary file (and written a little of it)."""
+def wait_until_held(held: Path, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        temps = [p for p in folder.iterdir() if p.name.endswith(".tmp")]
-        if temps and temps[0].stat().st_size > 0:
+        if held.exists():
             return
-        time.sleep(0.05)
-    raise AssertionError("the build never started writing")
+        time.sleep(0.02)
+    raise AssertionError(f"the build never reached its rename: {process.communicate()}")
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
@@ -115,8 +137,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
 def test_ctrl_c_midway_leaves_the_old_file_intact_and_no_partial_file(tmp_path):
     path = bnsheet.build(tmp_path / "w.xlsx")
     before = sha256(path)
-    process = build_cli("-o", str(path), "--n", "512", "--d", "128")
-    wait_for_temp(tmp_path, process)
+    process = held_build(tmp_path / "held", "-o", str(path), "--seed", "1")  # other bytes than before
+    wait_until_held(tmp_path / "held", process)
+    assert len(leftovers(tmp_path)) == 1  # the new workbook, written, not yet in place
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130 and err.strip() == "bnsheet: interrupted"
@@ -127,8 +150,8 @@ def test_ctrl_c_midway_leaves_the_old_file_intact_and_no_partial_file(tmp_path):
 def test_a_killed_build_leaves_the_old_file_intact_and_the_next_build_cleans_up(tmp_path):
     path = bnsheet.build(tmp_path / "w.xlsx")
     before = sha256(path)
-    process = build_cli("-o", str(path), "--n", "512", "--d", "128")
-    wait_for_temp(tmp_path, process)
+    process = held_build(tmp_path / "held", "-o", str(path), "--seed", "1")
+    wait_until_held(tmp_path / "held", process)
     process.kill()
     process.communicate(timeout=60)
     assert sha256(path) == before and bnsheet.verify(path).ok

@@ -18,16 +18,22 @@ def formula_fault(grid: Grid) -> Fault | None:
         return "constant", area.address(i, j), "a formula", grid.value(i, j), "a value stands where a formula belongs"
     if _one_formula_filled(area, formulas):  # type: ignore[arg-type]  # no None left
         return None
-    forms = {(i, j): _form(text, area.top + i, area.left + j) for i, row in enumerate(formulas)
-             for j, text in enumerate(row) if text is not None}  # fmt: skip
+    forms = {
+        (i, j): _form(text, area.top + i, area.left + j)
+        for i, row in enumerate(formulas)
+        for j, text in enumerate(row)
+        if text is not None
+    }
     block_form = Counter(forms.values()).most_common(1)[0][0]
     odd = [(i, j) for (i, j), form in forms.items() if form != block_form]
     i, j = odd[0]
     return (
-        "not filled", area.address(i, j), _shown(from_r1c1(block_form, area.top + i, area.left + j)),
+        "not filled",
+        area.address(i, j),
+        _shown(from_r1c1(block_form, area.top + i, area.left + j)),
         _shown(formulas[i][j] or ""),
         f"{len(odd)} cell(s) differ from the block's formula; it is not one formula filled over the block",
-    )  # fmt: skip
+    )
 
 
 def _one_formula_filled(area: Area, formulas: list[list[str]]) -> bool:

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,14 +71,27 @@ def run(command: Sequence[str], *, name: str, cwd: Path, timeout: float | None =
     """
     timeout = TIMEOUT if timeout is None else timeout
     env = dict(os.environ, HOME=str(cwd), TMPDIR=str(cwd))  # nothing of the user's is read or written
+    held = _HeldInterrupt()
     try:
         process = subprocess.Popen(
-            list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, text=True, errors="replace",
-        )  # fmt: skip
+            list(command),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
     except OSError as exc:
+        held.release()
         raise EngineError(f"{name} could not be started ({command[0]}: {exc.strerror})") from None
+    except BaseException:
+        held.release()
+        raise
     try:
+        held.release()  # a Ctrl-C that came while it started is raised here, where the group is killed
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
@@ -93,6 +107,36 @@ def run(command: Sequence[str], *, name: str, cwd: Path, timeout: float | None =
     return output
 
 
+class _HeldInterrupt:
+    """Ctrl-C held back from its creation to :meth:`release`, which then raises it if it came.
+
+    Between the fork and Popen's return an interrupt would leave a started application with no
+    one to stop it, and its helpers running (on a busy machine the Ctrl-C of
+    tests/test_hung_applications.py can land there).
+    Only Python's own handler is held (it raises KeyboardInterrupt, and so does ``release``), and
+    only in the main thread, the one that receives Ctrl-C.
+    """
+
+    def __init__(self) -> None:
+        self.came = False
+        self._holding = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self._holding:
+            signal.signal(signal.SIGINT, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.came = True
+
+    def release(self) -> None:
+        if self._holding:
+            self._holding = False
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            if self.came:
+                raise KeyboardInterrupt
+
+
 def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) -> None:
     # A session leader's group id is its pid; helpers it started (soffice.bin) share the group.
     # After a normal exit, helpers may linger: they are leftovers of our run, so they go too.
@@ -106,9 +150,13 @@ def _kill_group(process: subprocess.Popen[str], only_leftovers: bool = False) ->
 
 @contextmanager
 def recalculated(
-    path: Path, *, name: str, command: Callable[[Workspace, Path], Sequence[str]],
-    setup: Callable[[Workspace], None] | None = None, vetted: Callable[[], None] = lambda: None,
-) -> Iterator[Path]:  # fmt: skip
+    path: Path,
+    *,
+    name: str,
+    command: Callable[[Workspace, Path], Sequence[str]],
+    setup: Callable[[Workspace], None] | None = None,
+    vetted: Callable[[], None] = lambda: None,
+) -> Iterator[Path]:
     """The .xlsx an application saves after recalculating a copy of ``path``; gone after the block.
 
     ``command(workspace, output_folder)`` gives the command line, which must write

@@ -22,10 +22,18 @@ from ..values import CellValue, ErrorValue
 NAME = "formualizer"
 
 _ERRORS = {
-    "Div": "#DIV/0!", "Num": "#NUM!", "Value": "#VALUE!", "Ref": "#REF!", "Name": "#NAME?",
-    "Na": "#N/A", "NA": "#N/A", "Null": "#NULL!", "Circ": "#CIRCULAR!", "Spill": "#SPILL!",
+    "Div": "#DIV/0!",
+    "Num": "#NUM!",
+    "Value": "#VALUE!",
+    "Ref": "#REF!",
+    "Name": "#NAME?",
+    "Na": "#N/A",
+    "NA": "#N/A",
+    "Null": "#NULL!",
+    "Circ": "#CIRCULAR!",
+    "Spill": "#SPILL!",
     "Calc": "#CALC!",
-}  # fmt: skip
+}
 
 
 def installed() -> bool:

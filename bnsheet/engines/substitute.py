@@ -72,8 +72,10 @@ def _replace_block(xml: str, area: Area, values: np.ndarray) -> str:
     pieces: list[str] = []
     last = 0
     for r in range(area.top, area.bottom + 1):
-        new = {area.left + j: f'<c r="{cell(r, area.left + j)}"><v>{float(values[r - area.top, j])!r}</v></c>'
-               for j in range(area.shape[1])}  # fmt: skip
+        new = {
+            area.left + j: f'<c r="{cell(r, area.left + j)}"><v>{float(values[r - area.top, j])!r}</v></c>'
+            for j in range(area.shape[1])
+        }
         match = rows.get(r)
         if match is None:
             after = next((m for n, m in sorted(rows.items()) if n > r), None)

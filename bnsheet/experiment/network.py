@@ -100,9 +100,13 @@ class Network:
             a = self._affine(h, i)
             if self.batch_norm:
                 a = reference.forward_inference(
-                    a, self.params[f"gamma{i}"], self.params[f"beta{i}"],
-                    self.running_mean[i - 1], self.running_var[i - 1], self.eps,
-                )  # fmt: skip
+                    a,
+                    self.params[f"gamma{i}"],
+                    self.params[f"beta{i}"],
+                    self.running_mean[i - 1],
+                    self.running_var[i - 1],
+                    self.eps,
+                )
             h = np.maximum(a, 0.0)
         return self._affine(h, self.hidden_layers + 1)
 

@@ -88,9 +88,8 @@ def train(
         except Diverged:
             break
         rows.append(_row(net, digits, weight_scale, epoch, float(np.mean(losses))))
-    nothing = float("nan")
-    rows += [{**rows[0], "epoch": epoch, "loss": nothing, "train_accuracy": nothing, "test_accuracy": nothing,
-              "diverged": True} for epoch in range(len(rows), epochs + 1)]  # fmt: skip
+    unmeasured = dict.fromkeys(("loss", "train_accuracy", "test_accuracy"), float("nan"))
+    rows += [{**rows[0], **unmeasured, "epoch": epoch, "diverged": True} for epoch in range(len(rows), epochs + 1)]
     return net, rows
 
 
@@ -126,8 +125,15 @@ def run(
     bar = tqdm(total=len(runs) * steps_per_run, unit="step", desc="experiment", disable=not progress)
     with _one_blas_thread(), bar:
         for done, (scale, batch_norm) in enumerate(runs, start=1):
-            _, history = train(digits, weight_scale=scale, batch_norm=batch_norm, epochs=epochs, lr=lr,
-                               seed=seed, on_step=lambda step: bar.update())  # fmt: skip
+            _, history = train(
+                digits,
+                weight_scale=scale,
+                batch_norm=batch_norm,
+                epochs=epochs,
+                lr=lr,
+                seed=seed,
+                on_step=lambda step: bar.update(),
+            )
             rows += history
             bar.update(done * steps_per_run - bar.n)  # the steps a diverged run skipped
     return pd.DataFrame(rows)
@@ -141,14 +147,16 @@ def summary(curves: pd.DataFrame, target: float = DEFAULT_TARGET) -> pd.DataFram
     for (scale, batch_norm), run_curve in curves.groupby(["weight_scale", "batch_norm"], sort=False):
         reached = run_curve.loc[run_curve.test_accuracy >= target, "epoch"]
         diverged = run_curve.loc[run_curve.diverged, "epoch"]
-        rows.append({
-            "weight_scale": scale,
-            "batch_norm": "BN" if batch_norm else "plain",
-            "final_test_accuracy": run_curve.test_accuracy.iloc[-1],
-            "best_test_accuracy": run_curve.test_accuracy.max(),
-            f"epochs_to_{target:g}": reached.iloc[0] if len(reached) else pd.NA,
-            "diverged_in_epoch": diverged.iloc[0] if len(diverged) else pd.NA,
-        })  # fmt: skip
+        rows.append(
+            {
+                "weight_scale": scale,
+                "batch_norm": "BN" if batch_norm else "plain",
+                "final_test_accuracy": run_curve.test_accuracy.iloc[-1],
+                "best_test_accuracy": run_curve.test_accuracy.max(),
+                f"epochs_to_{target:g}": reached.iloc[0] if len(reached) else pd.NA,
+                "diverged_in_epoch": diverged.iloc[0] if len(diverged) else pd.NA,
+            }
+        )
     return pd.DataFrame(rows).astype({f"epochs_to_{target:g}": "Int64", "diverged_in_epoch": "Int64"})
 
 
@@ -212,8 +220,15 @@ def check_gradients(seed: int = DEFAULT_SEED) -> pd.DataFrame:
         net = Network.create([x.shape[1], *[10] * DEPTH, 10], weight_scale=0.3, batch_norm=batch_norm, seed=seed)
         for name, error in gradient_check(net, x, labels):
             shape = "x".join(map(str, net.params[name].shape))
-            rows.append({"network": "BN" if batch_norm else "plain", "parameter": name, "shape": shape,
-                         "relative_error": error, "ok": error < GRADIENT_TOLERANCE})  # fmt: skip
+            rows.append(
+                {
+                    "network": "BN" if batch_norm else "plain",
+                    "parameter": name,
+                    "shape": shape,
+                    "relative_error": error,
+                    "ok": error < GRADIENT_TOLERANCE,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -231,13 +246,21 @@ def capture(
         raise InputError(f"--layer must be between 1 and {DEPTH} (the BN layers of the network), got {layer}")
     last: dict[str, Step] = {}
     with _one_blas_thread():
-        train(Digits.load(seed), weight_scale=weight_scale, batch_norm=True, epochs=epochs, seed=seed, eps=eps,
-              on_step=lambda step: last.update(step=step))  # fmt: skip
+        train(
+            Digits.load(seed),
+            weight_scale=weight_scale,
+            batch_norm=True,
+            epochs=epochs,
+            seed=seed,
+            eps=eps,
+            on_step=lambda step: last.update(step=step),
+        )
     return last["step"].bn_batches[layer - 1]
 
 
-def workbook_inputs(layer: int = 1, features: int = WORKBOOK_FEATURES, *, seed: int = DEFAULT_SEED,
-                    eps: float = 1e-5) -> dict[str, Array]:  # fmt: skip
+def workbook_inputs(
+    layer: int = 1, features: int = WORKBOOK_FEATURES, *, seed: int = DEFAULT_SEED, eps: float = 1e-5
+) -> dict[str, Array]:
     """x, gamma, beta and dout for ``bnsheet build``: BN layer ``layer``'s real batch (see :func:`capture`),
     all 100 samples and its first ``features`` features.
 
@@ -247,8 +270,12 @@ def workbook_inputs(layer: int = 1, features: int = WORKBOOK_FEATURES, *, seed: 
     if not 1 <= features <= WIDTH:
         raise InputError(f"--d must be between 1 and {WIDTH} (the features of a BN layer), got {features}")
     batch = capture(layer, seed=seed, eps=eps)
-    return {"x": batch.x[:, :features], "gamma": batch.gamma[:, :features], "beta": batch.beta[:, :features],
-            "dout": batch.dout[:, :features]}  # fmt: skip
+    return {
+        "x": batch.x[:, :features],
+        "gamma": batch.gamma[:, :features],
+        "beta": batch.beta[:, :features],
+        "dout": batch.dout[:, :features],
+    }
 
 
 def _check_protocol(scales: Sequence[float], epochs: int, lr: float) -> None:
@@ -308,9 +335,11 @@ def reproduce(
         raise InputError(f"cannot make the folder {folder} ({exc.strerror})") from None
     gradients = check_gradients(seed)
     worst = gradients.loc[gradients.relative_error.idxmax()]
-    echo(f"gradient check of the whole network (5 hidden layers of 10, 20 digits), numerical vs analytic: "
-         f"largest relative error {worst.relative_error:.1e} ({worst.network} {worst.parameter}), "
-         f"tolerance {GRADIENT_TOLERANCE:g}")  # fmt: skip
+    echo(
+        f"gradient check of the whole network (5 hidden layers of 10, 20 digits), numerical vs analytic: "
+        f"largest relative error {worst.relative_error:.1e} ({worst.network} {worst.parameter}), "
+        f"tolerance {GRADIENT_TOLERANCE:g}"
+    )
     if not gradients.ok.all():
         echo(tables.frame(gradients))
         echo("gradient check FAILED: the network's backward pass is wrong; not training")

@@ -60,9 +60,9 @@ class Gradebook:
         return str(self.table.to_csv(index=False))
 
     def to_json(self) -> str:
-        rows = json.loads(self.table.to_json(orient="records"))
-        return json.dumps({"ok": self.ok, "files": json.loads(self.scores.to_json(orient="records")), "nodes": rows},
-                          indent=2)  # fmt: skip
+        files = json.loads(self.scores.to_json(orient="records"))
+        nodes = json.loads(self.table.to_json(orient="records"))
+        return json.dumps({"ok": self.ok, "files": files, "nodes": nodes}, indent=2)
 
     def to_text(self) -> str:
         parts = [g.to_text() for g in self.grades]

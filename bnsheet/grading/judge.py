@@ -114,8 +114,9 @@ class Judge:
                 _filled(result, typed)
         return result
 
-    def _diagnose(self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: np.ndarray,
-                  right: np.ndarray) -> None:  # fmt: skip
+    def _diagnose(
+        self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: np.ndarray, right: np.ndarray
+    ) -> None:
         expected, tolerance = self.expected[result.node], self.tolerance[result.node]
         first = grid[0][0].formula if grid[0][0] is not None else None
         if got.shape[0] > 1 and right[0].all():
@@ -151,8 +152,9 @@ class Judge:
             elif any(pin_col for pin_col, _ in ref.pins):
                 fixes.append(f"{ref.text} should be {ref.pinned(cols=False)}")
         if fixes:
-            return "; ".join(fixes) + (" (pin the row with $ so it stays put when filled down)" if rows else
-                                       " (no $ before the column, so it moves along when filled right)")  # fmt: skip
+            down = " (pin the row with $ so it stays put when filled down)"
+            right = " (no $ before the column, so it moves along when filled right)"
+            return "; ".join(fixes) + (down if rows else right)
         if rows:
             return "a reference that should keep its row with $ (C$7) moves when filled down"
         return "a reference pinned with $ before its column ($C) stays put when filled right"
@@ -191,8 +193,14 @@ def _has_formula(cell: Cell | None) -> bool:
     return cell is not None and cell.has_formula
 
 
-def _wrong_cells(result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: np.ndarray,
-                 expected: np.ndarray, right: np.ndarray) -> None:  # fmt: skip
+def _wrong_cells(
+    result: NodeGrade,
+    area: Area,
+    grid: list[list[Cell | None]],
+    got: np.ndarray,
+    expected: np.ndarray,
+    right: np.ndarray,
+) -> None:
     bad = [(i, j) for (i, j), ok in np.ndenumerate(right) if not ok]
     if not bad:
         return
@@ -240,8 +248,7 @@ def _factor(got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray) -> flo
 
 def _describe(k: float, n: int) -> str:
     """k, and the expression of N it matches: ``0.25 (1/N)``."""
-    names = {"1/N": 1 / n, "N": n, "N-1": n - 1, "1/(N-1)": 1 / (n - 1), "N/(N-1)": n / (n - 1),
-             "(N-1)/N": (n - 1) / n}  # fmt: skip
+    names = {"1/N": 1 / n, "N": n, "N-1": n - 1, "1/(N-1)": 1 / (n - 1), "N/(N-1)": n / (n - 1), "(N-1)/N": (n - 1) / n}
     for label, value in names.items():
         for sign, text in ((1, label), (-1, "-" + label)):
             if math.isclose(k, sign * value, rel_tol=1e-9):

@@ -55,9 +55,13 @@ class Inputs:
     def arrays(self) -> dict[str, Array]:
         """The input blocks by name."""
         return {
-            "x": self.x, "gamma": self.gamma, "beta": self.beta, "dout": self.dout,
-            "running_mean": self.running_mean, "running_var": self.running_var,
-        }  # fmt: skip
+            "x": self.x,
+            "gamma": self.gamma,
+            "beta": self.beta,
+            "dout": self.dout,
+            "running_mean": self.running_mean,
+            "running_var": self.running_var,
+        }
 
     def params(self) -> dict[str, float]:
         """The parameters a user sets, by name."""
@@ -87,25 +91,52 @@ def make(
     >>> make(n=2, d=3).x.shape
     (2, 3)
     """
+    _check_counts(n, d, seed)
+    sources = {
+        "x": x,
+        "gamma": gamma,
+        "beta": beta,
+        "dout": dout,
+        "running_mean": running_mean,
+        "running_var": running_var,
+    }
+    given = {name: _as_array(name, value) for name, value in sources.items() if value is not None}
+    n, d = _size(n, d, given.get("x"))
+    for param, setting in (("eps", eps), ("momentum", momentum), ("lr", lr)):
+        problem = param_problem(param, setting)
+        if problem:
+            raise InputError(problem)
+    drawn = _draw(seed, n, d)
+    arrays = {name: _shaped(name, given.get(name, drawn[name]), n, d, sources[name]) for name in drawn}
+    if (arrays["running_var"] < 0).any():
+        raise InputError("running_var must not be negative: it is a variance")
+    return Inputs(
+        x=arrays["x"],
+        gamma=arrays["gamma"],
+        beta=arrays["beta"],
+        dout=arrays["dout"],
+        eps=float(eps),
+        running_mean=arrays["running_mean"],
+        running_var=arrays["running_var"],
+        momentum=float(momentum),
+        unbiased=float(bool(unbiased)),
+        lr=float(lr),
+    )
+
+
+def _check_counts(n: int | None, d: int | None, seed: int) -> None:
+    """N, D and the seed are whole numbers (not True, not 2.0), the seed 0 or more."""
     for name, value in (("N", n), ("D", d), ("seed", seed)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
             raise InputError(f"{name} must be a whole number, got {value!r}")
     if seed < 0:
         raise InputError(f"seed must be 0 or more, got {seed}")
-    given = {
-        name: _as_array(name, value)
-        for name, value in (
-            ("x", x),
-            ("gamma", gamma),
-            ("beta", beta),
-            ("dout", dout),
-            ("running_mean", running_mean),
-            ("running_var", running_var),
-        )
-        if value is not None
-    }
-    if "x" in given:
-        n_given, d_given = given["x"].shape
+
+
+def _size(n: int | None, d: int | None, x: Array | None) -> tuple[int, int]:
+    """N and D: a given x sets them (and must agree with --n and --d), else the defaults fill in."""
+    if x is not None:
+        n_given, d_given = x.shape
         clashes = [f"--n asks for {n} rows"] if n is not None and n != n_given else []
         clashes += [f"--d asks for {d} columns"] if d is not None and d != d_given else []
         if clashes:
@@ -114,12 +145,13 @@ def make(
     n = DEFAULT_N if n is None else n
     d = DEFAULT_D if d is None else d
     check_size(n, d)
-    for param, setting in (("eps", eps), ("momentum", momentum), ("lr", lr)):
-        problem = param_problem(param, setting)
-        if problem:
-            raise InputError(problem)
+    return n, d
+
+
+def _draw(seed: int, n: int, d: int) -> dict[str, Array]:
+    """Every input drawn from ``seed``, rounded to two decimals; the given ones then replace theirs."""
     rng = np.random.default_rng(seed)
-    drawn = {
+    return {
         "x": np.round(rng.normal(1.0, 2.0, (n, d)), 2),
         "gamma": np.round(rng.uniform(0.5, 1.5, (1, d)), 2),
         "beta": np.round(rng.normal(0.0, 0.5, (1, d)), 2),
@@ -128,23 +160,18 @@ def make(
         "running_mean": np.round(rng.normal(0.0, 1.0, (1, d)), 2),
         "running_var": np.round(rng.uniform(0.5, 2.0, (1, d)), 2),
     }
-    arrays = {name: given.get(name, drawn[name]) for name in drawn}
-    for name, array in arrays.items():
-        want = (n, d) if name in ("x", "dout") else (1, d)
-        if name in ROW_INPUTS and array.ndim == 2 and array.shape == (d, 1):
-            array = array.reshape(1, d)
-        if array.shape != want:
-            source = {"x": x, "gamma": gamma, "beta": beta, "dout": dout, "running_mean": running_mean,
-                      "running_var": running_var}[name]  # fmt: skip
-            origin = f" ({source})" if isinstance(source, (str, Path)) else ""
-            raise InputError(f"{name}{origin} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}")
-        arrays[name] = array
-    if (arrays["running_var"] < 0).any():
-        raise InputError("running_var must not be negative: it is a variance")
-    return Inputs(
-        arrays["x"], arrays["gamma"], arrays["beta"], arrays["dout"], float(eps), arrays["running_mean"],
-        arrays["running_var"], float(momentum), float(bool(unbiased)), float(lr),
-    )  # fmt: skip
+
+
+def _shaped(name: str, array: Array, n: int, d: int, source: ArrayLike | None) -> Array:
+    """``array`` as the input ``name`` must be: N×D for x and dout, 1×D for the rows (a D×1 column
+    is turned); ``source`` names the CSV file in the message when it came from one."""
+    want = (n, d) if name in ("x", "dout") else (1, d)
+    if name in ROW_INPUTS and array.ndim == 2 and array.shape == (d, 1):
+        array = array.reshape(1, d)
+    if array.shape != want:
+        origin = f" ({source})" if isinstance(source, (str, Path)) else ""
+        raise InputError(f"{name}{origin} must be {want[0]}x{want[1]}, got {array.shape[0]}x{array.shape[1]}")
+    return array
 
 
 # What each parameter a user sets may be: eps under a square root and dividing, momentum a weight

@@ -39,9 +39,20 @@ def forward(x: Array, gamma: Array, beta: Array, eps: float = 1e-5) -> tuple[Arr
     gammax = gamma * xhat
     out = gammax + beta
     cache = dict(
-        x=x, gamma=gamma, beta=beta, eps=np.float64(eps), mean=mean, xmu=xmu, sq=sq, var=var,
-        sqrtvar=sqrtvar, ivar=ivar, xhat=xhat, gammax=gammax, out=out,
-    )  # fmt: skip
+        x=x,
+        gamma=gamma,
+        beta=beta,
+        eps=np.float64(eps),
+        mean=mean,
+        xmu=xmu,
+        sq=sq,
+        var=var,
+        sqrtvar=sqrtvar,
+        ivar=ivar,
+        xhat=xhat,
+        gammax=gammax,
+        out=out,
+    )
     return out, cache
 
 

@@ -128,29 +128,17 @@ def scan(data: bytes) -> PlainCells | None:
     >>> scan(part.replace(b"<f>", b'<f t="shared" si="0">')) is None
     True
     """
-    declaration = _DECLARATION.match(data)
-    if data.startswith(b"<?xml") and declaration is None:
-        return None  # another encoding, or an unusual declaration
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    text = _text(data)
+    if text is None:
         return None
     start = text.find("<sheetData>")
     end = text.rfind("</sheetData>")
     if start < 0 or end < start:
         return None
     start += len("<sheetData>")
-    if data.translate(None, _ALL_BUT_CONTROL) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
-        return None  # characters XML does not allow (U+FFFE, U+FFFF): the parser will say so
-    if "\r" in text or "]]>" in text[start:end]:
+    head, region = text[:start], text[start:end]
+    if "]]>" in region or not _safe_skeleton(head + text[end:]) or not _plain_rows(region, head):
         return None
-    if not _safe_skeleton(text[:start] + text[end:]):
-        return None
-    region = text[start:end]
-    if not _ROW_TAGS.fullmatch(_CELLS.sub("", region)):
-        return None  # something else between the rows or cells: whitespace, comments, other elements
-    if any(f"xmlns:{prefix}=" not in text[:start] for prefix in set(_ROW_PREFIXES.findall(region))):
-        return None  # a prefix the parser would find undeclared
     found = _CELLS.findall(region)
     if "&" in region or "<f " in region or any(edge in region for edge in _UNTRIMMED):
         try:
@@ -158,6 +146,27 @@ def scan(data: bytes) -> PlainCells | None:
         except _Unusual:
             return None
     return PlainCells(found)
+
+
+def _text(data: bytes) -> str | None:
+    """The part as text if it is UTF-8 holding only characters XML allows as they are, else None."""
+    if data.startswith(b"<?xml") and _DECLARATION.match(data) is None:
+        return None  # another encoding, or an unusual declaration
+    if data.translate(None, _ALL_BUT_CONTROL) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+        return None  # characters XML does not allow (U+FFFE, U+FFFF): the parser will say so
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\r" in text else text
+
+
+def _plain_rows(region: str, head: str) -> bool:
+    """Between <sheetData> and its end only rows of plain cells, with every prefix a row's
+    attributes use declared in ``head`` (the part before the cells)."""
+    if not _ROW_TAGS.fullmatch(_CELLS.sub("", region)):
+        return False  # something else between the rows or cells: whitespace, comments, other elements
+    return all(f"xmlns:{prefix}=" in head for prefix in set(_ROW_PREFIXES.findall(region)))
 
 
 def _safe_skeleton(skeleton: str) -> bool:

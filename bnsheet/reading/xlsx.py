@@ -218,7 +218,8 @@ class XlsxFile:
         cells: Cells = {}
         shared: dict[str, str] = {}
         arrays: list[tuple[str, str]] = []  # (range, formula) of multi-cell array formulas
-        for cell, formula, kind, shared_index in self._cell_records(part):
+        for record in self._cell_records(part):
+            cell, formula, kind, shared_index = record.cell, record.formula, record.kind, record.index
             row, col = split_address(cell["r"])
             r1c1, filled = None, False
             if formula is not None and formula.strip():
@@ -245,35 +246,22 @@ class XlsxFile:
             raise WorkbookError(f"{self.path}: no sheet named {sheet!r}")
         return part
 
-    def _cell_records(self, part: str) -> Iterator[tuple[dict[str, str], str | None, str | None, str | None]]:
-        """(cell attributes with its value, formula text, formula type, shared index) per <c>."""
-        cell: dict[str, str] = {}
-        formula: str | None = None
-        kind: str | None = None
-        index: str | None = None
+    def _cell_records(self, part: str) -> Iterator[_CellRecord]:
+        """Each <c> of a worksheet part that has an address, as it is parsed."""
+        record = _CellRecord({})
         for event, element in self._parse(part, ("start", "end")):
             tag = _local(element.tag)
             if event == "start":
                 if tag == "c":
-                    cell, formula, kind, index = dict(element.attrib), None, None, None
-                continue
-            if tag == "f":
-                formula = element.text
-                kind = element.get("t")
-                if kind == "shared" and element.get("ref") is not None:
-                    kind = "shared-master"
-                index = element.get("si")
-                cell["_ref"] = element.get("ref", "")
-            elif tag == "v":
-                cell["_v"] = element.text or ""
-            elif tag == "t" and "_v" not in cell and cell.get("t") == "inlineStr":
-                cell["_v"] = element.text or ""
+                    record = _CellRecord(dict(element.attrib))
             elif tag == "c":
-                if "r" in cell:
-                    yield cell, formula, kind, index
+                if "r" in record.cell:
+                    yield record
                 element.clear()
             elif tag == "row":
                 element.clear()
+            else:
+                record.take(tag, element)
 
     def _value(self, cell: dict[str, str]) -> CellValue:
         return self._value_of(cell.get("t", "n"), cell.get("_v"))
@@ -339,6 +327,34 @@ class XlsxFile:
                 yield from _iterparse(stream, events)
         except (DefusedXmlException, SyntaxError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise WorkbookError(f"{self.path}: cannot read {part} ({exc})") from None
+
+
+class _CellRecord:
+    """One <c> as parsed: its attributes, with its value's text as ``"_v"`` and its formula's
+    range as ``"_ref"``; its formula's text, type (``"shared-master"`` for the cell that carries
+    a shared formula's text) and shared index."""
+
+    __slots__ = ("cell", "formula", "kind", "index")
+
+    def __init__(self, cell: dict[str, str]) -> None:
+        self.cell = cell
+        self.formula: str | None = None
+        self.kind: str | None = None
+        self.index: str | None = None
+
+    def take(self, tag: str, element: Any) -> None:
+        """Note what a child element of the cell, just parsed, says."""
+        if tag == "f":
+            self.formula = element.text
+            self.kind = element.get("t")
+            if self.kind == "shared" and element.get("ref") is not None:
+                self.kind = "shared-master"
+            self.index = element.get("si")
+            self.cell["_ref"] = element.get("ref", "")
+        elif tag == "v":
+            self.cell["_v"] = element.text or ""
+        elif tag == "t" and "_v" not in self.cell and self.cell.get("t") == "inlineStr":
+            self.cell["_v"] = element.text or ""
 
 
 def _iterparse(stream: IO[bytes], events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:

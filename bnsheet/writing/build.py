@@ -58,9 +58,20 @@ def build(
     graph = graph_module.load(lang=lang)
     chosen = exercise_module.choose(exercise, graph) if exercise is not None else ()
     values = inputs_module.make(
-        n=n, d=d, seed=seed, eps=eps, x=x, gamma=gamma, beta=beta, dout=dout, running_mean=running_mean,
-        running_var=running_var, momentum=momentum, unbiased=unbiased, lr=lr,
-    )  # fmt: skip
+        n=n,
+        d=d,
+        seed=seed,
+        eps=eps,
+        x=x,
+        gamma=gamma,
+        beta=beta,
+        dout=dout,
+        running_mean=running_mean,
+        running_var=running_var,
+        momentum=momentum,
+        unbiased=unbiased,
+        lr=lr,
+    )
     if path is None:
         path = DEFAULT_PATH
         _make_folder(path.parent)
