@@ -102,7 +102,7 @@ def test_gnumeric_rounds_bin_edges_differently_so_values_on_an_edge_may_change_b
     edges = np.asarray(engines.recalculate("gnumeric", path, [areas["plot_edges"]])[areas["plot_edges"]], dtype=float)
     difference = np.abs(edges - expected["plot_edges"])
     assert difference.max() > 0  # not double arithmetic
-    assert difference.max() <= 2e-16 * np.abs(expected["plot_edges"]).max()  # but only in the last bit
+    assert difference.max() <= np.spacing(np.abs(expected["plot_edges"]).max())  # but only in the last bit
 
 
 # Two threads' first use of formulas, in the order that meets the fault: the first thread is held

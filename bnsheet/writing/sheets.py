@@ -1,5 +1,6 @@
-"""Lays out the sheets of a graph — the graph front sheet, the parameters, one sheet per input and
-node, the plots — and writes the .xlsx atomically, with a defined name for every block (SPEC §4).
+"""Lays out the sheets of a graph — the graph front sheet (front.py), the parameters, one sheet per
+input and node, the plots (plotsheet.py) — and writes the .xlsx atomically, with a defined name for
+every block (SPEC §4), each block's numbers in its kind's number format.
 
 Every formula cell carries a cached value computed from the formulas by the ``cached_values``
 the caller hands in (an engine's recalculation of the draft package; this side imports none), so
