@@ -51,6 +51,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+def _text_compared(form: str) -> list[str]:
+    """The engines whose text results are compared with formualizer's for a formula shape:
+    ironcalc writes a label's "-0.00" with FIXED (tests/test_engine_faults.py)."""
+    return [name for name in ENGINES[1:] if not (name == "ironcalc" and "FIXED(" in form)]
+
+
 def test_every_formula_shape_of_every_sheet_computes_the_same_in_all_engines(corpus):
     # A shape is a formula in relative (R1C1) form: a block filled with one formula is one shape.
     # Every formula cell of the workbook is compared, whatever sheet it is on.
@@ -75,7 +81,7 @@ def test_every_formula_shape_of_every_sheet_computes_the_same_in_all_engines(cor
         # a shape is compared at the scale of what it computes and of the sheets it reads: a result
         # that is all rounding (dx − dx_compact, the mean of xhat) has its inputs' scale
         if all(isinstance(a, str) for a in got["formualizer"]):  # text, such as the bins' labels
-            for name in ENGINES[1:]:
+            for name in _text_compared(form):
                 assert got[name] == got["formualizer"], (sheet, form, name)
             continue
         read = [name for name in re.findall(r"'([^']+)'!", form) if name in areas]
