@@ -1,7 +1,7 @@
 """Shared fixtures: a built workbook per test, a way to tamper with a copy of it, and the ``apps``
-marker for tests that run the spreadsheet applications and the ``slow`` one for tests that
-recalculate with the pure-Python formulas engine (``python -m pytest -m "not apps and not slow"``
-leaves both out)."""
+marker for tests that run the spreadsheet applications and the ``slow`` one for tests of seconds
+each, most of them recalculating with the pure-Python formulas engine (``python -m pytest -m "not
+apps and not slow"`` leaves both out)."""
 
 from __future__ import annotations
 
