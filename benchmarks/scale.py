@@ -193,7 +193,7 @@ def _soffice(profile: Path, book: Path, outdir: Path) -> list[str]:
     """LibreOffice's command line as bnsheet's libreoffice engine runs it, with the profile at ``profile``."""
     from bnsheet.engines import external, libreoffice
 
-    return libreoffice._command(external.Workspace(profile.parent, book), outdir)
+    return libreoffice._command(external.Workspace(profile.parent, book), outdir, [book])
 
 
 def _warm_libreoffice(work: Path) -> Path | None:
@@ -233,7 +233,7 @@ def _print(runs: list[Run]) -> None:
     for r in runs:
         seconds = f"{r.seconds:8.2f}" if r.seconds is not None else "       —"
         peak = f"{r.peak_mb:7.0f}" if r.peak_mb is not None else "      —"
-        print(f"{r.size:>8} {r.formula_cells:>8} {r.task:<38} {seconds} s {peak} MB  {r.note}", flush=True)
+        print(f"{r.size:>8} {r.formula_cells:>8} {r.task:<48} {seconds} s {peak} MB  {r.note}", flush=True)
 
 
 def _write(runs: list[Run], machine: str, out: Path) -> None:
