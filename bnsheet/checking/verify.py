@@ -8,7 +8,7 @@ never trusted.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from ..layout import PARAMS_SHEET, Layout, defined_name
 from ..model import plots, trials
 from ..model.graph import Block, Graph, load
 from ..model.inputs import Inputs
+from ..model.overflow import Overflow
 from ..reading import vetting
 from ..reading.blocks import check_input_shapes, locate, read_inputs
 from ..reading.stored import Fault, Stored
@@ -30,7 +31,7 @@ from ..values import ErrorValue, Values
 from ..writing import exercise
 from ..writing.files import made_by_bnsheet
 from . import agreement, structure
-from .expected import expected_nodes, tolerances
+from .expected import expected_nodes, expected_params, overflows, tolerances
 from .report import NodeResult, Report, root_causes
 from .second_process import Reading
 from .stale import stale_fault
@@ -94,7 +95,11 @@ def verify(
     if len(names) == 1:
         causes = root_causes(results[names[0]], graph)
         return Report(path, names[0], results[names[0]], notes, trials=count, seed=seed, causes=causes)
-    node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
+    node_areas = {
+        block.name: areas[block.name]
+        for block in graph.nodes
+        if block.name in areas and block.name not in sets[0].overflowing
+    }
     # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
     scales = {block.name: sets[0].expected[block.error_scale or block.name] for block in graph.nodes}
     first_runs = {name: run[0] for name, run in runs.items()}
@@ -134,11 +139,15 @@ class _Set:
     inputs: Inputs
     expected: dict[str, np.ndarray]
     tolerance: dict[str, np.ndarray]
+    overflowing: dict[str, Overflow]
+    params: dict[str, tuple[float, float]]  # a formula parameter's value and allowance
 
     def __init__(self, graph: Graph, inputs: Inputs) -> None:
         self.inputs = inputs
         self.expected = expected_nodes(inputs, graph)
         self.tolerance = tolerances(inputs, self.expected, graph)
+        self.overflowing = overflows(inputs, self.expected, graph)
+        self.params = expected_params(inputs)
 
 
 @dataclass
@@ -165,6 +174,8 @@ class _Context:
         area = self.located[block.name]
         if area is None:
             return _missing(block, self.book)
+        if block.name in sets[0].overflowing:
+            return _overflow(block, area, runs[0][area], sets[0].overflowing[block.name])
         stored = self.stored[area]
 
         def at(k: int) -> NodeResult:
@@ -175,6 +186,8 @@ class _Context:
         result = at(0)
         faults = self._faults(block, area, stored, runs[0][area], sets[0].tolerance[block.name])
         for k in range(1, len(sets)) if result.status == "ok" and not faults else ():
+            if block.name in sets[k].overflowing:  # trials are drawn far inside float64's range
+                continue
             trial = at(k)
             if trial.status != "ok":
                 trial.detail = (
@@ -259,6 +272,18 @@ def _check_block(block: Block, area: Area, got: np.ndarray, expected: np.ndarray
     return result
 
 
+def _overflow(block: Block, area: Area, got: np.ndarray, where: Overflow) -> NodeResult:
+    """A node verify cannot judge: its values, or those of a node it reads, leave float64's range."""
+    result = NodeResult(node=block.name, sheet=area.sheet, shape=f"{area.shape[0]}x{area.shape[1]}", cells=got.size)
+    if where.source != block.name:
+        what = "float64 cannot bound" if where.unbounded else "overflows float64"
+        detail = f"reads {where.source}, which {what} at {where.cell}"
+        return result.fail("overflow", area.address(0, 0), f"computed from {where.source}", got[0, 0], detail)
+    i, j = where.at
+    wanted = "a number float64 cannot bound" if where.unbounded else "beyond ±1.8e308"
+    return result.fail("overflow", area.address(i, j), wanted, got[i, j], where.line())
+
+
 def _missing(block: Block, book: XlsxFile) -> NodeResult:
     name = defined_name(block.name)
     target = book.names.get(name)
@@ -280,7 +305,7 @@ def _check_params(
     input set, within the rounding of one operation and what the engine stores."""
     results = []
     for param in graph.params:
-        if param.formula is None or param.name not in _KNOWN:
+        if param.formula is None or param.name not in sets[0].params:
             continue
         area = located[param.name]
         if area is None:
@@ -290,26 +315,20 @@ def _check_params(
             continue
         block = param_block(param.name)
         for k, one in enumerate(sets):
-            expected = np.array([[_KNOWN[param.name](one.inputs)]])
-            allowed = np.spacing(np.abs(expected)) + engines.rounding(engine, expected)
+            value, allowance = one.params[param.name]
+            expected = np.array([[value]])
+            allowed = allowance + engines.rounding(engine, expected)
             result = _check_block(block, area, runs[k][area], expected, allowed)
             if result.status != "ok":
                 if k:
                     result.detail += f" at hidden trial {k} of {context.count} (seed {context.seed})"
                 break
-        own = np.array([[_KNOWN[param.name](sets[0].inputs)]])
-        for fault in (stored[area].fault, stale_fault(stored[area], runs[0][area], np.spacing(np.abs(own)))):
+        own = np.array([sets[0].params[param.name][1]])
+        for fault in (stored[area].fault, stale_fault(stored[area], runs[0][area], own)):
             if fault is not None:
                 result.fail(*fault)
         results.append(result)
     return results
-
-
-# What the formula parameters must compute from the inputs.
-_KNOWN: dict[str, Callable[[Inputs], float]] = {
-    "n": lambda inputs: float(inputs.n),
-    "var_correction": lambda inputs: inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0,
-}
 
 
 def param_block(name: str) -> Block:
