@@ -30,7 +30,7 @@ from ..reading.xlsx import XlsxFile
 from ..values import ErrorValue, Values
 from ..writing import exercise
 from ..writing.files import made_by_bnsheet
-from . import agreement, structure
+from . import agreement, faults, structure
 from .expected import expected_nodes, expected_params, overflows, tolerances
 from .report import NodeResult, Report, root_causes
 from .second_process import Reading
@@ -92,6 +92,7 @@ def verify(
         for name in names:
             results[name].extend(_check_params(graph, located, stored, runs[name], sets, context, name))
         notes = context.notes(results[names[0]], sets[0])
+        notes += faults.notes({name: run[0] for name, run in runs.items()}, areas, sets[0].expected)
     if len(names) == 1:
         causes = root_causes(results[names[0]], graph)
         return Report(path, names[0], results[names[0]], notes, trials=count, seed=seed, causes=causes)
