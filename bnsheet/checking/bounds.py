@@ -54,14 +54,10 @@ class Bounded:
         value = np.asarray(value, dtype=np.float64)
         return cls(value, UNIT * np.abs(value))
 
-    def _rounded(self, value: Array, carried: Array, ulps: float = 1.0) -> Bounded:
-        """The result of one operation: the operands' carried error plus one rounding."""
-        return Bounded(value, carried + ulps * UNIT * (np.abs(value) + carried) + TINY)
-
     def __add__(self, other: Bounded) -> Bounded:
         value = self.value + other.value
         carried = self.error + other.error
-        result = self._rounded(value, carried)
+        result = _rounded(value, carried)
         size = np.maximum(np.abs(self.value), np.abs(other.value)) + carried
         return Bounded(value, _cancelled(value, result.error, CANCELS * size + carried))
 
@@ -73,26 +69,26 @@ class Bounded:
 
     def __mul__(self, other: Bounded) -> Bounded:
         carried = np.abs(self.value) * other.error + np.abs(other.value) * self.error + self.error * other.error
-        return self._rounded(self.value * other.value, carried)
+        return _rounded(self.value * other.value, carried)
 
     def __truediv__(self, other: Bounded) -> Bounded:
         value = self.value / other.value
         # (a + δa)/(b + δb) − a/b = (δa − (a/b)·δb)/(b + δb), and |b + δb| ≥ |b| − |δb|
         room = np.abs(other.value) - other.error
         carried = np.where(room > 0, (self.error + np.abs(value) * other.error) / np.where(room > 0, room, 1.0), np.inf)
-        return self._rounded(value, carried)
+        return _rounded(value, carried)
 
     def sqrt(self) -> Bounded:
         value = np.sqrt(np.maximum(self.value, 0.0))
         # |√(a + δ) − √a| = |δ|/(√(a + δ) + √a), and never more than √|δ|
         low = np.sqrt(np.maximum(self.value - self.error, 0.0))
         carried = np.minimum(self.error / np.where(value + low > 0, value + low, np.inf), np.sqrt(self.error))
-        return self._rounded(value, carried)
+        return _rounded(value, carried)
 
     def squared(self) -> Bounded:
         """x^2: a power, which a library may round to within one unit in the last place, not half."""
         carried = 2.0 * np.abs(self.value) * self.error + self.error * self.error
-        return self._rounded(self.value * self.value, carried, ulps=2.0)
+        return _rounded(self.value * self.value, carried, ulps=2.0)
 
     def column_sum(self) -> Bounded:
         """SUM down each column, added in any order: γ(N−1)·Σ|terms| on top of their own errors."""
@@ -187,6 +183,11 @@ def plot_tables(graph: Graph, expected: dict[str, Array], node_bounds: dict[str,
     edges = lowest + Bounded.exact(np.arange(count + 1, dtype=np.float64).reshape(-1, 1)) * width
     out |= {"plot_lowest": spread, "plot_highest": spread, "plot_width": width.error, "plot_edges": edges.error}
     return out
+
+
+def _rounded(value: Array, carried: Array, ulps: float = 1.0) -> Bounded:
+    """The result of one operation: the operands' carried error plus one rounding."""
+    return Bounded(value, carried + ulps * UNIT * (np.abs(value) + carried) + TINY)
 
 
 def _cancelled(value: Array, error: Array, within: Array) -> Array:
