@@ -150,7 +150,7 @@ HARD = {
 def test_every_engine_passes_where_float64_cancels_and_with_unbiased_running_variance(tmp_path, case):
     report = bnsheet.verify(bnsheet.build(tmp_path / "w.xlsx", **HARD[case]), engine="all")
     assert report.ok, report.to_text()
-    assert len(report.by_engine) == 4
+    assert set(report.by_engine) == set(bnsheet.engines.installed()) >= {"formualizer", "gnumeric", "libreoffice"}
 
 
 @pytest.mark.apps("soffice", "ssconvert")
