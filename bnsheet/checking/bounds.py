@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import plots
+from ..model import checks, plots
 from ..model.graph import Graph
 from ..model.inputs import Inputs
 
@@ -82,7 +82,9 @@ class Bounded:
         value = np.sqrt(np.maximum(self.value, 0.0))
         # |√(a + δ) − √a| = |δ|/(√(a + δ) + √a), and never more than √|δ|
         low = np.sqrt(np.maximum(self.value - self.error, 0.0))
-        carried = np.minimum(self.error / np.where(value + low > 0, value + low, np.inf), np.sqrt(self.error))
+        room = value + low  # 0 where the value is 0: then only √|δ| bounds the move
+        quotient = np.where(room > 0, self.error / np.where(room > 0, room, 1.0), np.inf)
+        carried = np.minimum(quotient, np.sqrt(self.error))
         return _rounded(value, carried)
 
     def squared(self) -> Bounded:
@@ -188,6 +190,48 @@ def plot_tables(graph: Graph, expected: dict[str, Array], node_bounds: dict[str,
 def _rounded(value: Array, carried: Array, ulps: float = 1.0) -> Bounded:
     """The result of one operation: the operands' carried error plus one rounding."""
     return Bounded(value, carried + ulps * UNIT * (np.abs(value) + carried) + TINY)
+
+
+def check_tables(inputs: Inputs, expected: dict[str, Array], node_bounds: dict[str, Array]) -> dict[str, Array]:
+    """The same bound for each table of the checks sheet (checks.layout has their formulas), from
+    the bounds of the nodes they read; a light (1 or 0) is compared exactly."""
+    b = {name: Bounded(expected[name], node_bounds[name]) for name in checks.NODES_READ}
+    dout, x = Bounded.typed(expected["dout"]), Bounded.typed(expected["x"])
+    out: dict[str, Array] = {
+        "check_sum_dx": b["dx"].column_sum().error,
+        "check_dx_xhat": (
+            (b["dx"] * b["xhat"]).column_sum()
+            - Bounded.typed(inputs.eps) * b["ivar"].squared() * b["ivar"] * (b["dxhat"] * b["xhat"]).column_sum()
+        ).error,
+        "check_dbeta": (b["dbeta"] - dout.column_sum()).error,
+        "check_compact": b["dx_diff"].squared().column_sum().sqrt().error,
+    }
+    out |= {f"{name}_holds": np.zeros_like(out[name]) for name in list(out)}
+    step = (Bounded.typed(float(checks.STEP)) * _first(b["sqrtvar"])).at(expected["check_fd_step"])
+    nudge = np.zeros((x.value.shape[0], 2))
+    nudge[0] = (1.0, -1.0)
+    nudged = (_first(x, 2) + Bounded(nudge * step.value, np.abs(nudge) * step.error)).at(expected["check_fd_x"])
+    mean = nudged.average().at(expected["check_fd_mean"])
+    n = Bounded.exact(float(x.value.shape[0]))
+    var = ((nudged - mean).squared().column_sum() / n).at(expected["check_fd_var"])
+    gamma, beta = _first(Bounded.typed(expected["gamma"])), _first(Bounded.typed(expected["beta"]))
+    spread = (var + Bounded.typed(inputs.eps)).sqrt()
+    forward = (gamma * (nudged - mean) / spread + beta).at(expected["check_fd_out"])
+    loss = (_first(dout, 2) * forward).column_sum().at(expected["check_fd_loss"])
+    plus, minus = Bounded(loss.value[:, :1], loss.error[:, :1]), Bounded(loss.value[:, 1:], loss.error[:, 1:])
+    slope = (plus - minus) / (Bounded.exact(2.0) * step)
+    out |= {"check_fd_step": step.error, "check_fd_x": nudged.error, "check_fd_mean": mean.error,
+            "check_fd_var": var.error, "check_fd_out": forward.error, "check_fd_loss": loss.error,
+            "check_fd_slope": slope.error, "check_fd_dx": _first(b["dx"]).error[:1],
+            "check_fd_holds": np.zeros((1, 1))}  # fmt: skip
+    return out
+
+
+def _first(values: Bounded, copies: int = 1) -> Bounded:
+    """The first column (feature 1), ``copies`` times side by side."""
+    value = np.repeat(values.value[:, :1], copies, axis=1)
+    error = np.repeat(np.broadcast_to(values.error, values.value.shape)[:, :1], copies, axis=1)
+    return Bounded(value, error)
 
 
 def _cancelled(value: Array, error: Array, within: Array) -> Array:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import exact, overflow, plots, reference
+from ..model import checks, exact, overflow, plots, reference
 from ..model.graph import Graph
 from ..model.inputs import Inputs
 from . import bounds
@@ -18,11 +18,14 @@ MARGIN = 2.0
 
 def expected_nodes(inputs: Inputs, graph: Graph | None = None) -> dict[str, np.ndarray]:
     """Every node's exact value (double-double, exact.py) rounded to float64; with ``graph`` every
-    plot table's too, computed in float64 from those values. Values that overflow are ±inf or NaN
+    plot table's and check table's too, computed in float64 from those values. Values that overflow are ±inf or NaN
     (overflows() names those nodes)."""
     with np.errstate(all="ignore"):
         values = {name: value.hi for name, value in exact.nodes(**inputs.arguments()).items()}
-        return values if graph is None else values | plots.expected(graph, values)
+        if graph is None:
+            return values
+        values |= plots.expected(graph, values)
+        return values | (checks.expected(values, inputs.eps) if checks.applies(graph) else {})
 
 
 def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | None = None) -> dict[str, np.ndarray]:
@@ -48,6 +51,10 @@ def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | N
                     tolerance[block.name] = np.maximum(tolerance[block.name], tolerance[block.error_scale])
             tolerance |= {name: (MARGIN + 1) * b for name, b in bounds.plot_tables(graph, expected, bound).items()}
             tolerance |= plots.count_slack(graph, expected, tolerance)
+            if checks.applies(graph):
+                tolerance |= {
+                    name: (MARGIN + 1) * b for name, b in bounds.check_tables(inputs, expected, bound).items()
+                }
     return {name: np.where(np.isfinite(t), t, 0.0) for name, t in tolerance.items()}
 
 

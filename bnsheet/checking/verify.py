@@ -16,10 +16,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import engines
-from ..a1 import Area, parse_area
+from ..a1 import MAX_COLS, MAX_ROWS, Area, parse_area
 from ..errors import WorkbookError
 from ..layout import PARAMS_SHEET, Layout, defined_name
-from ..model import plots, trials
+from ..model import checks, plots, trials
 from ..model.graph import Block, Graph, load
 from ..model.inputs import Inputs
 from ..model.overflow import Overflow
@@ -70,7 +70,7 @@ def verify(
         count = trials if trials is not None else trials_for(graph, layout)
         drawn = _draw(layout, count, seed)
         variants = [_variant(graph, areas, inputs) for inputs in drawn]
-        checked = [*graph.nodes, *map(param_block, plots.names(graph))]
+        checked = [*graph.nodes, *map(param_block, plots.names(graph) + checks.names(graph))]
         bar.reset(total=len(names) + 1 + len(checked))
         with Reading(path, wanted) as stored_side:
             runs: dict[str, list[Values]] = {}
@@ -205,10 +205,13 @@ class _Context:
         self, block: Block, area: Area, stored: Stored, values: np.ndarray, tolerance: np.ndarray
     ) -> list[Fault]:
         faults = [stored.fault, stale_fault(stored, values, tolerance)]
-        if block.formula != "param":  # a node, not a plot table
+        # a plot or check table may read its own sheet's labels besides the blocks (bin numbers)
+        table = block.formula == "param"
+        readable = [*self.known, Area(area.sheet, 1, 1, MAX_ROWS, MAX_COLS)] if table else self.known
+        if stored.fault is None:  # one formula filled: its first cell says what the block reads
+            faults.append(structure.reads_fault(stored, readable, self.book.names, self.allowed_names))
+        if not table:
             faults.append(structure.placement_fault(block, area, self.layout, self.book.hidden))
-            if stored.fault is None:  # one formula filled: its first cell says what the block reads
-                faults.append(structure.reads_fault(stored, self.known, self.book.names, self.allowed_names))
             if self.ours and area == self.layout.area(block):
                 template = structure.template_formula(block, self.graph, self.layout)
                 if structure.differs_from_template(stored, template):

@@ -54,7 +54,9 @@ _NORMAL = b'<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0
 
 
 # A variance function of one range, in a formula: ironcalc computes each as Σx² − (Σx)²/n (below).
-_SPREAD = re.compile(rb"(?<![A-Za-z0-9_.])(?:_xlfn\.)?(DEVSQ|VARP|VAR\.P|VAR\.S|VAR|STDEVP|STDEV\.P|STDEV\.S|STDEV)\(([^(),<]+)\)")
+_SPREAD = re.compile(
+    rb"(?<![A-Za-z0-9_.])(?:_xlfn\.)?(DEVSQ|VARP|VAR\.P|VAR\.S|VAR|STDEVP|STDEV\.P|STDEV\.S|STDEV)\(([^(),<]+)\)"
+)
 # What each means, written with the deviations from the mean ({r} is the range).
 _TWO_PASS = {
     b"DEVSQ": b"SUMPRODUCT(({r}-AVERAGE({r}))^2)",

@@ -18,7 +18,7 @@ import numpy as np
 from ..a1 import quote_sheet
 from ..errors import InputError
 from ..layout import Layout
-from . import exact, plots
+from . import checks, exact, plots
 from .graph import Graph
 from .inputs import Inputs
 from .reference import Array
@@ -45,17 +45,18 @@ class Overflow:
 
 
 def find(values: dict[str, Array], graph: Graph, allowances: dict[str, Array] | None = None) -> dict[str, Overflow]:
-    """Every node and plot table of ``graph`` that overflows at ``values`` (the exact or reference
+    """Every node, plot and check table of ``graph`` that overflows at ``values`` (the exact or reference
     values of every input, node and plot table), in the graph's order; with ``allowances`` (how far
     float64 may err, per cell) also those where that is not finite."""
     allowances = allowances or {}
     layout = Layout(*values["x"].shape)
-    tables = plots.layout(graph, layout)
+    tables = {b.name: b.area for b in (*plots.layout(graph, layout).blocks, *checks.layout(graph, layout).blocks)}
     found: dict[str, Overflow] = {}
     reads = {block.name: block.reads for block in graph.nodes}
     for name in plots.names(graph):
         stat = next((b for b in graph.plots.blocks if name in (f"plot_mean_{b}", f"plot_var_{b}")), None)
         reads[name] = (stat,) if stat else tuple(graph.plots.blocks)
+    reads |= {name: checks.NODES_READ for name in checks.names(graph)}
     for name, upstream in reads.items():
         if name not in values:
             continue
@@ -66,7 +67,7 @@ def find(values: dict[str, Array], graph: Graph, allowances: dict[str, Array] | 
             found[name] = Overflow(name, source.source, source.cell, source.at, source.unbounded)
         elif bad.size or unbounded.size:
             i, j = bad[0] if bad.size else unbounded[0]
-            area = tables.block(name).area if name.startswith("plot_") else layout.area(graph.block(name))
+            area = tables[name] if name in tables else layout.area(graph.block(name))
             cell = f"{quote_sheet(area.sheet)}!{area.address(i, j)}"
             found[name] = Overflow(name, name, cell, (int(i), int(j)), unbounded=not bad.size)
     return found
@@ -76,6 +77,7 @@ def refuse(inputs: Inputs, graph: Graph) -> None:
     """Raise an InputError naming the first node that overflows at ``inputs`` (build calls this)."""
     with np.errstate(all="ignore"):
         values = {name: value.hi for name, value in exact.nodes(**inputs.arguments()).items()}
-        found = find(values | plots.expected(graph, values), graph)
+        values |= plots.expected(graph, values)
+        found = find(values | (checks.expected(values, inputs.eps) if checks.applies(graph) else {}), graph)
     if found:
         raise InputError(next(iter(found.values())).line())
