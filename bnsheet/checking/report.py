@@ -29,7 +29,9 @@ COLUMNS = [
 # "stale": the values are right, but the file caches others that readers without recalculation show.
 # "structure": the node's name points elsewhere, or its formula reads cells that are no input,
 # parameter or node (SPEC §7).
-SEVERITY = ["ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing"]
+# "not mapped": a block the map leaves out (SPEC §18): listed, not checked, not a failure.
+NOT_MAPPED = "not mapped"
+SEVERITY = [NOT_MAPPED, "ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing"]
 
 
 @dataclass
@@ -111,7 +113,12 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(r.status == "ok" for r in self.results)
+        return all(r.status in ("ok", NOT_MAPPED) for r in self.results)
+
+    @property
+    def checked(self) -> list[NodeResult]:
+        """The results of the blocks that were checked (all but those a map leaves out)."""
+        return [r for r in self.results if r.status != NOT_MAPPED]
 
     @property
     def table(self) -> pd.DataFrame:
@@ -131,11 +138,12 @@ class Report:
             + [statuses[i] for statuses in self.by_engine.values()]
             + [r.first_bad_cell or ""]
             for i, r in enumerate(self.results)
+            if r.status != NOT_MAPPED
         ]
         checked = f"; {self.trials} hidden trial(s), seed {self.seed}" if self.trials else "; no hidden trials"
         lines = [f"{self.path}  (engine: {self.engine}{checked})", aligned(columns, rows)]
         lines += [f"root cause: {cause}" for cause in self.causes]
-        for r in self.results:
+        for r in self.checked:
             if r.status != "ok":
                 where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
                 lines.append(f"{r.node}: {r.status}{where}: expected {r.expected!r}, got {r.got!r} ({r.detail})")
@@ -146,9 +154,14 @@ class Report:
             ]
             lines += ["engines against each other:", aligned(list(self.agreement.columns), pairs)]
         lines += [f"note: {note}" for note in self.notes]
-        failed = sum(r.status != "ok" for r in self.results)
+        skipped = [r.node for r in self.results if r.status == NOT_MAPPED]
+        if skipped:
+            lines.append(f"not mapped, not checked ({len(skipped)}): {', '.join(skipped)}")
+        checked = self.checked
+        failed = sum(r.status != "ok" for r in checked)
+        mapped = " mapped" if skipped else ""
         lines.append(
-            f"all {len(self.results)} nodes match" if failed == 0 else f"{failed} of {len(self.results)} nodes fail"
+            f"all {len(checked)}{mapped} nodes match" if failed == 0 else f"{failed} of {len(checked)}{mapped} nodes fail"
         )
         return "\n".join(lines)
 
@@ -176,7 +189,7 @@ def root_causes(results: list[NodeResult], graph: Graph) -> list[str]:
     ['xmu fails; 2 node(s) downstream of it fail with it (sq, out)']
     """
     upstream = graph.upstream()
-    failing = [r.node for r in results if r.status != "ok" and r.node in upstream]
+    failing = [r.node for r in results if r.status not in ("ok", NOT_MAPPED) and r.node in upstream]
     if len(failing) < 2:
         return []
     causes = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,8 @@ from ..model import plots, trials
 from ..model.graph import Block, Graph, load
 from ..model.inputs import Inputs
 from ..reading import vetting
-from ..reading.blocks import check_input_shapes, locate, read_inputs
+from ..reading.blockmap import Entry, Placement, by_map, by_names, load_map
+from ..reading.blocks import check_input_shapes, read_inputs
 from ..reading.stored import Fault, Stored
 from ..reading.xlsx import XlsxFile
 from ..values import ErrorValue, Values
@@ -31,14 +32,14 @@ from ..writing import exercise
 from ..writing.files import made_by_bnsheet
 from . import agreement, structure
 from .expected import expected_nodes, tolerances
-from .report import NodeResult, Report, root_causes
+from .report import NOT_MAPPED, NodeResult, Report, root_causes
 from .second_process import Reading
 from .stale import stale_fault
 
 
 def verify(
     path: str | Path, engine: str | None = None, graph: Graph | None = None, *, progress: bool = False,
-    trials: int | None = None, seed: int | None = None,
+    trials: int | None = None, seed: int | None = None, blocks: Mapping[str, Entry] | str | Path | None = None,
 ) -> Report:  # fmt: skip
     """Recalculate ``path`` with ``engine`` (default: the fastest installed) and check every node,
     at the workbook's own inputs and at ``trials`` hidden input sets drawn from ``seed``.
@@ -51,6 +52,10 @@ def verify(
     ``engine="all"`` runs every installed engine: the report then has a status per engine and
     names any node where the engines disagree with each other.
 
+    ``blocks`` says where the blocks sit in a workbook laid out by hand: a map (SPEC §18), as a
+    dict (``{"x": "Sheet1!B3:D6", "out": "Sheet1!K3:M6", "eps": 1e-5}``) or the path of a TOML
+    file; by default bnsheet's defined names say it. Nodes a map leaves out are ``not mapped``.
+
     >>> from bnsheet import build
     >>> report = verify(build("output/doctest-verify.xlsx"), seed=1)
     >>> report.ok, list(report.table.columns)[:3], report.trials, report.seed
@@ -61,13 +66,14 @@ def verify(
     path = Path(path)
     seed = secrets.randbelow(1 << 31) if seed is None else seed
     with _open(path) as book, tqdm(disable=not progress, unit="step", leave=False) as bar:
-        located = locate(book, graph)
+        placement = _placement(book, graph, blocks)
+        located = placement.areas
         areas = {name: area for name, area in located.items() if area is not None}
-        check_input_shapes(path, graph, areas)
+        check_input_shapes(path, graph, areas, placement.fixed)
         layout = Layout(*areas["x"].shape)
         wanted = list(areas.values())
         count = trials if trials is not None else trials_for(graph, layout)
-        drawn = _draw(layout, count, seed)
+        drawn = [replace(one, **placement.fixed) for one in _draw(layout, count, seed)]  # type: ignore[arg-type]
         variants = [_variant(graph, areas, inputs) for inputs in drawn]
         checked = [*graph.nodes, *map(param_block, plots.names(graph))]
         bar.reset(total=len(names) + 1 + len(checked))
@@ -79,9 +85,9 @@ def verify(
                 bar.update()
             stored = stored_side.result()
             bar.update()
-        inputs = read_inputs(path, graph, areas, stored, runs[names[0]][0])
+        inputs = read_inputs(path, graph, areas, stored, runs[names[0]][0], placement.fixed)
         sets = [_Set(graph, one) for one in (inputs, *drawn)]
-        context = _Context(graph, layout, located, stored, book, count, seed, path)
+        context = _Context(graph, layout, placement, stored, book, count, seed, path)
         results: dict[str, list[NodeResult]] = {name: [] for name in names}
         bar.set_description("check")
         for block in checked:
@@ -89,7 +95,7 @@ def verify(
             for name in names:
                 results[name].append(context.check(block, runs[name], sets, engines_rounding=name))
         for name in names:
-            results[name].extend(_check_params(graph, located, stored, runs[name], sets, context, name))
+            results[name].extend(_check_params(graph, placement, stored, runs[name], sets, context, name))
         notes = context.notes(results[names[0]], sets[0])
     if len(names) == 1:
         causes = root_causes(results[names[0]], graph)
@@ -104,6 +110,15 @@ def verify(
     )  # fmt: skip
     report.trials, report.seed, report.causes = count, seed, root_causes(report.results, graph)
     return report
+
+
+def _placement(book: XlsxFile, graph: Graph, blocks: Mapping[str, Entry] | str | Path | None) -> Placement:
+    """Where the blocks sit: by the defined names, or by the map ``blocks`` (a dict or a TOML file)."""
+    if blocks is None:
+        return by_names(book, graph)
+    if isinstance(blocks, (str, Path)):
+        return by_map(book, graph, load_map(blocks), str(blocks))
+    return by_map(book, graph, blocks, "blocks")
 
 
 def trials_for(graph: Graph, layout: Layout) -> int:
@@ -147,7 +162,7 @@ class _Context:
 
     graph: Graph
     layout: Layout
-    located: dict[str, Area | None]
+    placement: Placement
     stored: Mapping[Area, Stored]
     book: XlsxFile
     count: int
@@ -155,13 +170,21 @@ class _Context:
     path: Path
 
     def __post_init__(self) -> None:
+        self.located = self.placement.areas
         self.known = [area for area in self.located.values() if area is not None]
         self.allowed_names = {defined_name(name).lower() for name in self.located}
+        if self.placement.mapped:  # the workbook's own names, where they point at mapped blocks
+            self.allowed_names |= {
+                name.lower() for name, target in self.book.names.items()
+                if (area := parse_area(target)) is not None and any(_inside(area, k) for k in self.known)
+            }  # fmt: skip
         self.ours = made_by_bnsheet(self.path)
         self.unlike_template: list[str] = []
 
     def check(self, block: Block, runs: Sequence[Values], sets: Sequence[_Set], engines_rounding: str) -> NodeResult:
         """The block at the workbook's inputs, then at each trial, then its structure."""
+        if block.name in self.placement.unmapped:
+            return _not_mapped(block.name, block.shape)
         area = self.located[block.name]
         if area is None:
             return _missing(block, self.book)
@@ -191,15 +214,29 @@ class _Context:
         self, block: Block, area: Area, stored: Stored, values: np.ndarray, tolerance: np.ndarray
     ) -> list[Fault]:
         faults = [stored.fault, stale_fault(stored, values, tolerance)]
+        mapped = self.placement.mapped  # a map's workbook follows no layout of bnsheet's (§18)
         if block.formula != "param":  # a node, not a plot table
-            faults.append(structure.placement_fault(block, area, self.layout, self.book.hidden))
+            if not mapped:
+                faults.append(structure.placement_fault(block, area, self.layout, self.book.hidden))
             if stored.fault is None:  # one formula filled: its first cell says what the block reads
-                faults.append(structure.reads_fault(stored, self.known, self.book.names, self.allowed_names))
-            if self.ours and area == self.layout.area(block):
+                computed = self._computed if mapped else None
+                faults.append(structure.reads_fault(stored, self.known, self.book.names, self.allowed_names, computed))
+            if self.ours and not mapped and area == self.layout.area(block):
                 template = structure.template_formula(block, self.graph, self.layout)
                 if structure.differs_from_template(stored, template):
                     self.unlike_template.append(f"{block.name} (template: {template})")
         return [fault for fault in faults if fault is not None]
+
+    def _computed(self, sheet: str, extent: Area) -> bool:
+        """Whether every stored value in ``extent`` is a formula's: in a mapped workbook, a block
+        the map leaves out (an intermediate), which the trials move with the inputs."""
+        if sheet not in self.book.sheet_names:
+            return False
+        return not any(
+            cell.value is not None and not cell.has_formula
+            for (row, col), cell in self.book.cells(sheet).items()
+            if extent.top <= row <= extent.bottom and extent.left <= col <= extent.right
+        )
 
     def notes(self, results: list[NodeResult], own: _Set) -> list[str]:
         notes = []
@@ -259,6 +296,17 @@ def _check_block(block: Block, area: Area, got: np.ndarray, expected: np.ndarray
     return result
 
 
+def _inside(area: Area, known: Area) -> bool:
+    return area.sheet == known.sheet and known.top <= area.top and area.bottom <= known.bottom and (
+        known.left <= area.left and area.right <= known.right
+    )
+
+
+def _not_mapped(name: str, shape: str) -> NodeResult:
+    """A block the map leaves out: listed, not checked, not a failure."""
+    return NodeResult(node=name, sheet="", shape=shape, cells=0, status=NOT_MAPPED, detail="not in the map; not checked")
+
+
 def _missing(block: Block, book: XlsxFile) -> NodeResult:
     name = defined_name(block.name)
     target = book.names.get(name)
@@ -273,7 +321,7 @@ def _missing(block: Block, book: XlsxFile) -> NodeResult:
 
 
 def _check_params(
-    graph: Graph, located: dict[str, Area | None], stored: Mapping[Area, Stored], runs: Sequence[Values],
+    graph: Graph, placement: Placement, stored: Mapping[Area, Stored], runs: Sequence[Values],
     sets: Sequence[_Set], context: _Context, engine: str,
 ) -> list[NodeResult]:  # fmt: skip
     """Parameters that are formulas (bn_n = ROWS(bn_x)) must compute what the inputs say, at every
@@ -282,7 +330,10 @@ def _check_params(
     for param in graph.params:
         if param.formula is None or param.name not in _KNOWN:
             continue
-        area = located[param.name]
+        if param.name in placement.unmapped:
+            results.append(_not_mapped(param.name, "1x1"))
+            continue
+        area = placement.areas[param.name]
         if area is None:
             result = NodeResult(node=param.name, sheet=PARAMS_SHEET, shape="1x1", cells=0)
             detail = f"the defined name {defined_name(param.name)} is missing"

@@ -1,0 +1,192 @@
+"""Where each block sits in a workbook, as verify is told it: by bnsheet's defined names (SPEC §4),
+or by a map the user writes for a workbook laid out by hand (SPEC §18).
+
+A map names, for any subset of the graph's inputs, parameters, nodes and plot tables, the range
+that holds it (``x = "Sheet1!B3:D6"``); a value parameter may be a number instead (``eps = 1e-5``).
+Both sources give a :class:`Placement`, which is all verify knows of where things are.
+
+>>> from bnsheet.model.graph import load
+>>> entries = parse_map('x = "Sheet1!B3:D6"\\neps = 1e-5\\nmean = "Sheet1!F3:H3"', "MAP.toml")
+>>> sorted(entries), entries["eps"]
+(['eps', 'mean', 'x'], 1e-05)
+>>> sorted(needs(load(), ["xmu", "ivar"]))
+['eps', 'x']
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..a1 import Area, parse_area, quote_sheet
+from ..errors import InputError
+from ..layout import NAME_PREFIX
+from ..model import plots
+from ..model.graph import Graph
+from ..model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM
+from .blocks import locate
+from .xlsx import XlsxFile
+
+# What a map holds: a range as text, or a number for a value parameter.
+Entry = str | float
+
+# Stand-ins for inputs and parameters no mapped node reads (so none of them changes a checked
+# number): the reference needs every input to run at all.
+_STAND_IN_PARAMS = {"eps": DEFAULT_EPS, "momentum": DEFAULT_MOMENTUM, "unbiased": 0.0, "lr": DEFAULT_LR}
+_PARAM_NAME = re.compile(re.escape(NAME_PREFIX) + r"([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where verify finds each block and parameter of one workbook.
+
+    ``areas``: every name verify checks, with its area (None where a defined name or its sheet is
+    missing: a ``missing`` row). ``fixed``: inputs and value parameters that have no cells —
+    numbers a map gives, and stand-ins for what no mapped node reads; the trials keep them as they
+    are. ``unmapped``: names a map leaves out, skipped (``not mapped`` rows). ``mapped``: the
+    places come from a map, so nothing is assumed of bnsheet's own layout (§11).
+    """
+
+    areas: dict[str, Area | None]
+    fixed: dict[str, np.ndarray | float] = field(default_factory=dict)
+    unmapped: frozenset[str] = frozenset()
+    mapped: bool = False
+
+
+def by_names(book: XlsxFile, graph: Graph) -> Placement:
+    """The places bnsheet's defined names give (``bn_x`` → ``'x'!$C$7:$E$10``, …)."""
+    return Placement(locate(book, graph))
+
+
+def load_map(path: str | Path) -> dict[str, Entry]:
+    """The entries of a TOML map file; an InputError of one line for a file that is no map."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such map file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a map file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a map: the file is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the map ({exc.strerror})") from None
+    return parse_map(text, str(path))
+
+
+def parse_map(text: str, source: str) -> dict[str, Entry]:
+    """The entries of map text; ``source`` names it in messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{source}: not valid TOML: {exc}") from None
+    return entries_of(data, source)
+
+
+def entries_of(data: Mapping[str, object], source: str) -> dict[str, Entry]:
+    """Check that every value is a range (text) or a number."""
+    entries: dict[str, Entry] = {}
+    for name, value in data.items():
+        if isinstance(value, str):
+            entries[name] = value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            entries[name] = float(value)
+        else:
+            raise InputError(
+                f'{source}: {name} must be a range such as "Sheet1!B3:D6" (or a number, for a parameter), '
+                f"got {value!r}"
+            )
+    return entries
+
+
+def needs(graph: Graph, names: Iterable[str]) -> set[str]:
+    """The inputs and value parameters the blocks ``names`` are computed from, x always among them."""
+    upstream = graph.upstream()
+    param_reads = {p.name: set(_PARAM_NAME.findall(p.formula)) for p in graph.params if p.formula}
+    plot_reads = set(graph.plots.blocks).union(*(upstream.get(b, set()) for b in graph.plots.blocks))
+    found: set[str] = {"x"}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        reads = upstream.get(name) or param_reads.get(name) or (plot_reads if name.startswith("plot_") else set())
+        for read in reads - found:
+            found.add(read)
+            todo.append(read)
+    inputs = {b.name for b in graph.inputs}
+    values = {p.name for p in graph.params if p.formula is None}
+    return found & (inputs | values)
+
+
+def by_map(book: XlsxFile, graph: Graph, entries: Mapping[str, Entry], source: str) -> Placement:
+    """The places a map gives, checked: every name known, every range on a sheet the workbook has
+    and of the shape its block needs (as x's), and every input and parameter the mapped blocks
+    need mapped. Each problem is an InputError of one line naming ``source`` and the entry."""
+    node_names = [b.name for b in graph.nodes] + plots.names(graph)
+    formula_params = [p.name for p in graph.params if p.formula]
+    checked = node_names + formula_params
+    known = [b.name for b in graph.inputs] + [p.name for p in graph.params] + plots.names(graph)
+    known += [b.name for b in graph.nodes]
+    for name in entries:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise InputError(f"{source}: {name!r} is none of the graph's inputs, parameters or nodes{hint}")
+    if "x" not in entries:
+        raise InputError(f'{source}: x is not mapped; every map needs x, the N×D batch (x = "Sheet1!B3:D6")')
+    areas: dict[str, Area] = {}
+    fixed: dict[str, np.ndarray | float] = {}
+    for name, entry in entries.items():
+        if isinstance(entry, float):
+            if name not in _STAND_IN_PARAMS:
+                raise InputError(f"{source}: {name} = {entry!r}: only eps, momentum, unbiased and lr may be numbers")
+            fixed[name] = entry
+        else:
+            areas[name] = _area(book, source, name, entry)
+    n, d = areas["x"].shape
+    rows = {b.name: 1 if b.is_row else n for b in graph.blocks}
+    for name, area in areas.items():
+        want = (rows[name], d) if name in rows else (1, 1) if name in _STAND_IN_PARAMS or name in formula_params else None
+        if want is None:  # a plot table: as many rows as it has
+            want = (area.shape[0], d)
+        if area.shape != want:
+            what = "one cell" if want == (1, 1) else f"{want[0]}x{want[1]} (" + ("1xD" if want[0] == 1 else "NxD")
+            what += "" if want == (1, 1) else ", D from x)"
+            raise InputError(f"{source}: {name} = {entries[name]!r} is {area.shape[0]}x{area.shape[1]}; {name} is {what}")
+    mapped_nodes = [name for name in checked if name in areas]
+    for need in sorted(needs(graph, mapped_nodes)):
+        if need not in entries:
+            readers = [name for name in mapped_nodes if need in needs(graph, [name])]
+            example = '"Sheet1!B1" or a number' if need in _STAND_IN_PARAMS else '"Sheet1!B3:D3"'
+            raise InputError(
+                f"{source}: {need} is not mapped, and {', '.join(readers[:4])}"
+                f"{', …' if len(readers) > 4 else ''} read{'s' if len(readers) == 1 else ''} it; "
+                f"add {need} = {example}"
+            )
+    for block in graph.inputs:
+        if block.name not in areas:
+            fixed[block.name] = np.ones((rows[block.name], d)) if block.name == "running_var" else np.zeros((rows[block.name], d))
+    for name, value in _STAND_IN_PARAMS.items():
+        if name not in areas:
+            fixed.setdefault(name, value)
+    located: dict[str, Area | None] = dict(areas)
+    unmapped = frozenset(name for name in checked if name not in areas)
+    return Placement(located, fixed, unmapped, mapped=True)
+
+
+def _area(book: XlsxFile, source: str, name: str, text: str) -> Area:
+    area = parse_area(text)
+    if area is None:
+        raise InputError(
+            f'{source}: {name} = {text!r} is not a range; write the sheet and the cells, as "Sheet1!B3:D6" '
+            "(quote a sheet name with spaces: \"'My sheet'!B3:D6\")"
+        )
+    if area.sheet not in book.sheet_names:
+        listed = ", ".join(quote_sheet(s) for s in book.sheet_names)
+        raise InputError(f"{source}: {name} = {text!r}: the workbook has no sheet {quote_sheet(area.sheet)} (its sheets: {listed})")
+    return area
