@@ -179,6 +179,35 @@ class Report:
         return json.dumps(document, indent=2)
 
 
+    def to_junit(self) -> str:
+        """The report as JUnit XML, the form CI servers show: one testsuite for the workbook, one
+        testcase per checked block (a ``failure`` with the problem line where it fails), and the
+        blocks a map leaves out as ``skipped`` testcases (SPEC §18)."""
+        from xml.etree import ElementTree as ET
+
+        failed = [r for r in self.checked if r.status != "ok"]
+        skipped = len(self.results) - len(self.checked)
+        counts = {"tests": str(len(self.results)), "failures": str(len(failed)), "errors": "0", "skipped": str(skipped)}
+        suites = ET.Element("testsuites", {"name": "bnsheet verify", **counts})
+        suite = ET.SubElement(suites, "testsuite", {"name": f"bnsheet verify {self.path}", **counts})
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("path", self.path), ("engine", self.engine), ("trials", self.trials), ("seed", self.seed)):
+            ET.SubElement(properties, "property", {"name": name, "value": str(value)})
+        classname = f"bnsheet.{Path(self.path).stem}"
+        for r in self.results:
+            case = ET.SubElement(suite, "testcase", {"classname": classname, "name": r.node, "file": str(self.path)})
+            if r.status == NOT_MAPPED:
+                ET.SubElement(case, "skipped", {"message": "not mapped"})
+            elif r.status != "ok":
+                where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
+                message = f"{r.node}: {r.status}{where}: expected {r.expected!r}, got {r.got!r} ({r.detail})"
+                failure = ET.SubElement(case, "failure", {"type": r.status, "message": message})
+                failure.text = message
+        ET.SubElement(suite, "system-out").text = "\n".join(f"note: {note}" for note in self.notes + self.causes)
+        ET.indent(suites)
+        return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
 def root_causes(results: list[NodeResult], graph: Graph) -> list[str]:
     """The failing nodes no other failing node lies upstream of, each with how many failing nodes
     lie downstream of it: where to look first when many fail. Empty when fewer than two fail.

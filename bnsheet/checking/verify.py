@@ -25,6 +25,7 @@ from ..model.inputs import Inputs
 from ..reading import vetting
 from ..reading.blockmap import Entry, Placement, by_map, by_names, load_map
 from ..reading.blocks import check_input_shapes, read_inputs
+from ..reading.propose import propose
 from ..reading.stored import Fault, Stored
 from ..reading.xlsx import XlsxFile
 from ..values import ErrorValue, Values
@@ -110,6 +111,15 @@ def verify(
     )  # fmt: skip
     report.trials, report.seed, report.causes = count, seed, root_causes(report.results, graph)
     return report
+
+
+def propose_map(path: str | Path, graph: Graph | None = None) -> str:
+    """A first map of a workbook laid out by hand, as TOML for the user to check (SPEC §18): the
+    file is vetted, then its defined names and labels say where each block seems to sit."""
+    path = Path(path)
+    vetting.vet(path)
+    with XlsxFile(path) as book:
+        return propose(book, graph or load())
 
 
 def _placement(book: XlsxFile, graph: Graph, blocks: Mapping[str, Entry] | str | Path | None) -> Placement:

@@ -159,6 +159,10 @@ def by_map(book: XlsxFile, graph: Graph, entries: Mapping[str, Entry], source: s
             what += "" if want == (1, 1) else ", D from x)"
             raise InputError(f"{source}: {name} = {entries[name]!r} is {area.shape[0]}x{area.shape[1]}; {name} is {what}")
     mapped_nodes = [name for name in checked if name in areas]
+    if not mapped_nodes:
+        raise InputError(f"{source}: maps no node, so there is nothing to check; add a node, as out = \"Sheet1!K3:M6\"")
+    if n < 2:
+        raise InputError(f"{source}: x = {entries['x']!r} is one row; the batch needs N of at least 2 rows")
     for need in sorted(needs(graph, mapped_nodes)):
         if need not in entries:
             readers = [name for name in mapped_nodes if need in needs(graph, [name])]
