@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         help="hidden input sets to check at besides the workbook's own (default 3; 1 above 300 k formula cells)",
     )  # fmt: skip
     v.add_argument("--seed", type=int, help="seed of the hidden input sets (default: a fresh one, named in the report)")
-    v.add_argument("--map", metavar="MAP.toml", help="where the blocks sit in a workbook laid out by hand (bnsheet map)")
+    v.add_argument("--map", metavar="MAP.toml", help="where the blocks sit, for a workbook laid out by hand")
     v.add_argument("--json", action="store_true", help="print the report as JSON (docs/verify-report.schema.json)")
     v.add_argument("--junit", metavar="FILE.xml", help="also write the report as JUnit XML (replaced if it exists)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -31,7 +31,9 @@ COLUMNS = [
 # parameter or node (SPEC §7).
 # "not mapped": a block the map leaves out (SPEC §18): listed, not checked, not a failure.
 NOT_MAPPED = "not mapped"
-SEVERITY = [NOT_MAPPED, "ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing"]
+SEVERITY = [
+    NOT_MAPPED, "ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing",
+]  # fmt: skip
 
 
 @dataclass
@@ -157,12 +159,10 @@ class Report:
         skipped = [r.node for r in self.results if r.status == NOT_MAPPED]
         if skipped:
             lines.append(f"not mapped, not checked ({len(skipped)}): {', '.join(skipped)}")
-        checked = self.checked
-        failed = sum(r.status != "ok" for r in checked)
-        mapped = " mapped" if skipped else ""
-        lines.append(
-            f"all {len(checked)}{mapped} nodes match" if failed == 0 else f"{failed} of {len(checked)}{mapped} nodes fail"
-        )
+        looked_at = self.checked
+        failed = sum(r.status != "ok" for r in looked_at)
+        nodes = f"{len(looked_at)}{' mapped' if skipped else ''} nodes"
+        lines.append(f"all {nodes} match" if failed == 0 else f"{failed} of {nodes} fail")
         return "\n".join(lines)
 
     def to_json(self) -> str:
@@ -177,7 +177,6 @@ class Report:
             document["agreement"] = self.agreement.to_dict(orient="records")
         document["notes"] = self.notes
         return json.dumps(document, indent=2)
-
 
     def to_junit(self) -> str:
         """The report as JUnit XML, the form CI servers show: one testsuite for the workbook, one

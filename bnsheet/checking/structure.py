@@ -52,12 +52,13 @@ def reads_fault(
     for extent in extents:
         sheet = extent.sheet if extent.sheet is not None else area.sheet
         outside = Area(sheet, extent.top, extent.left, extent.bottom, extent.right)
-        if not any(k.sheet == sheet and extent.within(k) for k in known) and not (computed and computed(sheet, outside)):
-            cells = extent.text if extent.sheet is not None else f"{quote_sheet(sheet)}!{extent.text}"
-            return (
-                "structure", area.address(0, 0), "references to inputs, parameters and nodes", shown,
-                f"the formula reads {cells}, which is none of the workbook's inputs, parameters or nodes",
-            )  # fmt: skip
+        if any(k.sheet == sheet and extent.within(k) for k in known) or (computed and computed(sheet, outside)):
+            continue
+        cells = extent.text if extent.sheet is not None else f"{quote_sheet(sheet)}!{extent.text}"
+        return (
+            "structure", area.address(0, 0), "references to inputs, parameters and nodes", shown,
+            f"the formula reads {cells}, which is none of the workbook's inputs, parameters or nodes",
+        )  # fmt: skip
     for name in named:
         if name.lower() not in allowed_names:
             target = names.get(name) or next((t for n, t in names.items() if n.lower() == name.lower()), None)

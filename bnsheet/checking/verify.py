@@ -307,14 +307,17 @@ def _check_block(block: Block, area: Area, got: np.ndarray, expected: np.ndarray
 
 
 def _inside(area: Area, known: Area) -> bool:
-    return area.sheet == known.sheet and known.top <= area.top and area.bottom <= known.bottom and (
-        known.left <= area.left and area.right <= known.right
+    return (
+        area.sheet == known.sheet
+        and known.top <= area.top
+        and area.bottom <= known.bottom
+        and (known.left <= area.left and area.right <= known.right)
     )
 
 
 def _not_mapped(name: str, shape: str) -> NodeResult:
     """A block the map leaves out: listed, not checked, not a failure."""
-    return NodeResult(node=name, sheet="", shape=shape, cells=0, status=NOT_MAPPED, detail="not in the map; not checked")
+    return NodeResult(name, "", shape, 0, status=NOT_MAPPED, detail="not in the map; not checked")
 
 
 def _missing(block: Block, book: XlsxFile) -> NodeResult:

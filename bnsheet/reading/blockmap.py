@@ -99,8 +99,7 @@ def entries_of(data: Mapping[str, object], source: str) -> dict[str, Entry]:
             entries[name] = float(value)
         else:
             raise InputError(
-                f'{source}: {name} must be a range such as "Sheet1!B3:D6" (or a number, for a parameter), '
-                f"got {value!r}"
+                f'{source}: {name} must be a range such as "Sheet1!B3:D6" (or a number, for a parameter), got {value!r}'
             )
     return entries
 
@@ -127,18 +126,7 @@ def by_map(book: XlsxFile, graph: Graph, entries: Mapping[str, Entry], source: s
     """The places a map gives, checked: every name known, every range on a sheet the workbook has
     and of the shape its block needs (as x's), and every input and parameter the mapped blocks
     need mapped. Each problem is an InputError of one line naming ``source`` and the entry."""
-    node_names = [b.name for b in graph.nodes] + plots.names(graph)
-    formula_params = [p.name for p in graph.params if p.formula]
-    checked = node_names + formula_params
-    known = [b.name for b in graph.inputs] + [p.name for p in graph.params] + plots.names(graph)
-    known += [b.name for b in graph.nodes]
-    for name in entries:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise InputError(f"{source}: {name!r} is none of the graph's inputs, parameters or nodes{hint}")
-    if "x" not in entries:
-        raise InputError(f'{source}: x is not mapped; every map needs x, the N×D batch (x = "Sheet1!B3:D6")')
+    _check_names(graph, entries, source)
     areas: dict[str, Area] = {}
     fixed: dict[str, np.ndarray | float] = {}
     for name, entry in entries.items():
@@ -148,39 +136,57 @@ def by_map(book: XlsxFile, graph: Graph, entries: Mapping[str, Entry], source: s
             fixed[name] = entry
         else:
             areas[name] = _area(book, source, name, entry)
-    n, d = areas["x"].shape
-    rows = {b.name: 1 if b.is_row else n for b in graph.blocks}
-    for name, area in areas.items():
-        want = (rows[name], d) if name in rows else (1, 1) if name in _STAND_IN_PARAMS or name in formula_params else None
-        if want is None:  # a plot table: as many rows as it has
-            want = (area.shape[0], d)
-        if area.shape != want:
-            what = "one cell" if want == (1, 1) else f"{want[0]}x{want[1]} (" + ("1xD" if want[0] == 1 else "NxD")
-            what += "" if want == (1, 1) else ", D from x)"
-            raise InputError(f"{source}: {name} = {entries[name]!r} is {area.shape[0]}x{area.shape[1]}; {name} is {what}")
+    rows = _check_shapes(graph, areas, entries, source)
+    d = areas["x"].shape[1]
+    checked = [b.name for b in graph.nodes] + plots.names(graph) + [p.name for p in graph.params if p.formula]
     mapped_nodes = [name for name in checked if name in areas]
     if not mapped_nodes:
-        raise InputError(f"{source}: maps no node, so there is nothing to check; add a node, as out = \"Sheet1!K3:M6\"")
-    if n < 2:
-        raise InputError(f"{source}: x = {entries['x']!r} is one row; the batch needs N of at least 2 rows")
-    for need in sorted(needs(graph, mapped_nodes)):
-        if need not in entries:
-            readers = [name for name in mapped_nodes if need in needs(graph, [name])]
-            example = '"Sheet1!B1" or a number' if need in _STAND_IN_PARAMS else '"Sheet1!B3:D3"'
-            raise InputError(
-                f"{source}: {need} is not mapped, and {', '.join(readers[:4])}"
-                f"{', …' if len(readers) > 4 else ''} read{'s' if len(readers) == 1 else ''} it; "
-                f"add {need} = {example}"
-            )
+        raise InputError(f'{source}: maps no node, so there is nothing to check; add a node, as out = "Sheet1!K3:M6"')
+    for need in sorted(needs(graph, mapped_nodes) - set(entries)):
+        readers = [name for name in mapped_nodes if need in needs(graph, [name])]
+        example = '"Sheet1!B1" or a number' if need in _STAND_IN_PARAMS else '"Sheet1!B3:D3"'
+        example = '"Sheet1!B3:D6"' if rows.get(need, 1) > 1 else example
+        listed = ", ".join(readers[:4]) + (", …" if len(readers) > 4 else "")
+        reads = "reads" if len(readers) == 1 else "read"
+        raise InputError(f"{source}: {need} is not mapped, and {listed} {reads} it; add {need} = {example}")
     for block in graph.inputs:
         if block.name not in areas:
-            fixed[block.name] = np.ones((rows[block.name], d)) if block.name == "running_var" else np.zeros((rows[block.name], d))
+            fixed[block.name] = (np.ones if block.name == "running_var" else np.zeros)((rows[block.name], d))
     for name, value in _STAND_IN_PARAMS.items():
         if name not in areas:
             fixed.setdefault(name, value)
-    located: dict[str, Area | None] = dict(areas)
     unmapped = frozenset(name for name in checked if name not in areas)
-    return Placement(located, fixed, unmapped, mapped=True)
+    return Placement(dict(areas), fixed, unmapped, mapped=True)
+
+
+def _check_names(graph: Graph, entries: Mapping[str, Entry], source: str) -> None:
+    known = [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph)
+    for name in entries:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise InputError(f"{source}: {name!r} is none of the graph's inputs, parameters or nodes{hint}")
+    if "x" not in entries:
+        raise InputError(f'{source}: x is not mapped; every map needs x, the N×D batch (x = "Sheet1!B3:D6")')
+
+
+def _check_shapes(graph: Graph, areas: Mapping[str, Area], entries: Mapping[str, Entry], source: str) -> dict[str, int]:
+    """Every block (N or 1)×D as x's, every parameter one cell; the rows of each block by name."""
+    n, d = areas["x"].shape
+    if n < 2:
+        raise InputError(f"{source}: x = {entries['x']!r} is one row; the batch needs N of at least 2 rows")
+    rows = {b.name: 1 if b.is_row else n for b in graph.blocks}
+    for name, area in areas.items():
+        if name in rows:
+            want, what = (rows[name], d), f"{rows[name]}x{d} ({'1xD' if rows[name] == 1 else 'NxD'}, D from x)"
+        elif name in (p.name for p in graph.params):
+            want, what = (1, 1), "one cell"
+        else:  # a plot table: as many rows as it has
+            want, what = (area.shape[0], d), f"{d} columns wide (D from x)"
+        if area.shape != want:
+            shape = f"{area.shape[0]}x{area.shape[1]}"
+            raise InputError(f"{source}: {name} = {entries[name]!r} is {shape}; {name} is {what}")
+    return rows
 
 
 def _area(book: XlsxFile, source: str, name: str, text: str) -> Area:
@@ -192,5 +198,6 @@ def _area(book: XlsxFile, source: str, name: str, text: str) -> Area:
         )
     if area.sheet not in book.sheet_names:
         listed = ", ".join(quote_sheet(s) for s in book.sheet_names)
-        raise InputError(f"{source}: {name} = {text!r}: the workbook has no sheet {quote_sheet(area.sheet)} (its sheets: {listed})")
+        missing = quote_sheet(area.sheet)
+        raise InputError(f"{source}: {name} = {text!r}: the workbook has no sheet {missing} (its sheets: {listed})")
     return area

@@ -48,7 +48,7 @@ def read_inputs(
         if param.formula is not None:
             continue
         if param.name in fixed:
-            scalars[param.name] = float(fixed[param.name])  # type: ignore[arg-type]
+            scalars[param.name] = float(fixed[param.name])
             problem = param_problem(param.name, scalars[param.name])
             if problem:
                 raise WorkbookError(f"{path}: the map's {param.name}: {problem}")
