@@ -13,6 +13,7 @@ import numpy as np
 from ..a1 import Area, quote_sheet
 from ..model.graph import Graph
 from ..tables import aligned
+from ..version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +32,9 @@ COLUMNS = [
 # parameter or node (SPEC §7).
 # "not mapped": a block the map leaves out (SPEC §18): listed, not checked, not a failure.
 NOT_MAPPED = "not mapped"
+# The form of to_json (docs/verify-report.schema.json): keys may be added within a format; a key
+# whose meaning or type changes raises it.
+REPORT_FORMAT = 1
 SEVERITY = [
     NOT_MAPPED, "ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing",
 ]  # fmt: skip
@@ -89,6 +93,7 @@ class Report:
     trials: int = 0  # hidden input sets checked besides the workbook's own (SPEC §7)
     seed: int | None = None  # they were drawn from
     causes: list[str] = field(default_factory=list)  # failing nodes furthest upstream (root_causes)
+    mapped: bool = False  # a map said where the blocks sit (SPEC §18)
 
     @classmethod
     def combine(
@@ -166,15 +171,18 @@ class Report:
         return "\n".join(lines)
 
     def to_json(self) -> str:
+        """The report as JSON, in the form docs/verify-report.schema.json fixes (report format 1)."""
         rows = [{k: _plain(v) for k, v in asdict(r).items()} for r in self.results]
         for i, row in enumerate(rows):
             row.update({f"status_{name}": statuses[i] for name, statuses in self.by_engine.items()})
         document: dict[str, Any] = {
-            "path": str(self.path), "engine": self.engine, "ok": self.ok, "trials": self.trials, "seed": self.seed,
-            "nodes": rows, "causes": self.causes,
+            "report_format": REPORT_FORMAT, "bnsheet_version": __version__, "path": str(self.path),
+            "engine": self.engine, "ok": self.ok, "trials": self.trials, "seed": self.seed,
+            "mapped": self.mapped, "nodes": rows, "causes": self.causes,
         }  # fmt: skip
         if self.agreement is not None:
-            document["agreement"] = self.agreement.to_dict(orient="records")
+            records = self.agreement.to_dict(orient="records")
+            document["agreement"] = [{k: _plain(v) for k, v in record.items()} for record in records]
         document["notes"] = self.notes
         return json.dumps(document, indent=2)
 

@@ -100,7 +100,9 @@ def verify(
         notes = context.notes(results[names[0]], sets[0])
     if len(names) == 1:
         causes = root_causes(results[names[0]], graph)
-        return Report(path, names[0], results[names[0]], notes, trials=count, seed=seed, causes=causes)
+        return Report(
+            path, names[0], results[names[0]], notes, trials=count, seed=seed, causes=causes, mapped=placement.mapped
+        )
     node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
     # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
     scales = {block.name: sets[0].expected[block.error_scale or block.name] for block in graph.nodes}
@@ -110,6 +112,7 @@ def verify(
         agreement.pairwise(first_runs, node_areas, scales), notes,
     )  # fmt: skip
     report.trials, report.seed, report.causes = count, seed, root_causes(report.results, graph)
+    report.mapped = placement.mapped
     return report
 
 
