@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if not parent.config.getoption("bnsheet"):
         return None
-    if file_path.suffix.lower() != ".xlsx" or file_path.name.startswith(_SKIPPED_PREFIXES):
+    if file_path.suffix.lower() not in (".xlsx", ".ods") or file_path.name.startswith(_SKIPPED_PREFIXES):
         return None
     return Workbook.from_parent(parent, path=file_path)
 

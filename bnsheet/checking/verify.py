@@ -11,13 +11,15 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import engines
 from ..a1 import Area, parse_area
-from ..errors import WorkbookError
+from ..engines import libreoffice
+from ..errors import BnsheetError, WorkbookError
 from ..layout import PARAMS_SHEET, Layout, defined_name
 from ..model import plots, trials
 from ..model.graph import Block, Graph, load
@@ -62,9 +64,11 @@ def verify(
     >>> report.ok, list(report.table.columns)[:3], report.trials, report.seed
     (True, ['node', 'sheet', 'shape'], 3, 1)
     """
+    path = Path(path)
+    if path.suffix.lower() == ".ods":
+        return _verify_ods(path, engine, graph, progress=progress, trials=trials, seed=seed, blocks=blocks)
     graph = graph or load()
     names = engines.chosen(engine)
-    path = Path(path)
     seed = secrets.randbelow(1 << 31) if seed is None else seed
     with _open(path) as book, tqdm(disable=not progress, unit="step", leave=False) as bar:
         placement = _placement(book, graph, blocks)
@@ -123,6 +127,21 @@ def propose_map(path: str | Path, graph: Graph | None = None) -> str:
     vetting.vet(path)
     with XlsxFile(path) as book:
         return propose(book, graph or load())
+
+
+def _verify_ods(path: Path, engine: str | None, graph: Graph | None, **options: Any) -> Report:
+    """Verify of an .ods workbook: of the .xlsx LibreOffice converts it to (SPEC §18), with the
+    .ods named in the report and in messages instead of the converted copy."""
+    with libreoffice.xlsx_of_ods(path) as converted:
+        try:
+            report = verify(converted, engine, graph, **options)
+        except BnsheetError as exc:
+            raise type(exc)(str(exc).replace(str(converted), str(path))) from None
+    report.path = path
+    for result in report.results:
+        result.detail = result.detail.replace(str(converted), str(path))
+    report.notes = [note.replace(str(converted), str(path)) for note in report.notes]
+    return report
 
 
 def _placement(book: XlsxFile, graph: Graph, blocks: Mapping[str, Entry] | str | Path | None) -> Placement:
