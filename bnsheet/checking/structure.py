@@ -88,7 +88,7 @@ def hidden_sheets(hidden: Mapping[str, str]) -> list[str]:
     """A note naming the hidden sheets, which a reader of the workbook does not see."""
     if not hidden:
         return []
-    listed = ", ".join(f"'{sheet}' ({_STATES.get(state, state)})" for sheet, state in hidden.items())
+    listed = ", ".join(f"{quote_sheet(sheet)} ({_STATES.get(state, state)})" for sheet, state in hidden.items())
     return [f"hidden sheets: {listed}; a reader of the workbook does not see them"]
 
 
