@@ -239,8 +239,9 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _junit_target(name: str | None) -> Path | None:
-    """Where --junit writes: a name ending in .xml in a folder that exists. An existing report is
-    replaced, as CI tools do; anything else (a workbook given by mistake) is refused."""
+    """Where --junit writes: a name ending in .xml; its folder is made if missing, and an existing
+    report replaced, as pytest's --junitxml does. Anything else (a workbook given by mistake, a
+    folder) is refused before verify runs."""
     if name is None:
         return None
     path = Path(name)
@@ -248,8 +249,12 @@ def _junit_target(name: str | None) -> Path | None:
         raise InputError(f"--junit {name}: the report's name must end in .xml")
     if path.is_dir():
         raise InputError(f"--junit {name}: is a folder")
-    if not path.parent.is_dir():
-        raise InputError(f"--junit {name}: the folder {path.parent} does not exist")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(f"--junit {name}: {path.parent} is not a folder") from None
+    except OSError as exc:
+        raise InputError(f"--junit {name}: cannot make the folder {path.parent} ({exc.strerror})") from None
     return path
 
 

@@ -216,10 +216,18 @@ def test_junit_report_parses_with_a_testcase_per_block(hand, tmp_path):
 
 
 @pytest.mark.parametrize("name, message", [("report.txt", "the report's name must end in .xml"),
-                                           ("missing/r.xml", "the folder missing does not exist")])  # fmt: skip
+                                           ("book.xlsx", "the report's name must end in .xml"),
+                                           ("file/r.xml", "file is not a folder")])  # fmt: skip
 def test_junit_refuses_a_name_that_is_no_report(built, tmp_path, name, message):
+    (tmp_path / "file").write_text("a file, not a folder")
     result = run_here("verify", str(built), "--junit", name, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr and result.stdout == ""
+
+
+def test_junit_makes_its_folder_as_ci_tools_do(built, tmp_path):
+    result = run_here("verify", str(built), "--junit", "reports/ci/bn.xml", "--trials", "0", cwd=tmp_path)
+    assert result.returncode == 0
+    assert ET.parse(tmp_path / "reports" / "ci" / "bn.xml").getroot().get("failures") == "0"
 
 
 def test_map_and_verify_api_take_a_toml_path_too(hand, tmp_path):
@@ -227,3 +235,24 @@ def test_map_and_verify_api_take_a_toml_path_too(hand, tmp_path):
     assert bnsheet.verify(hand, blocks=str(tmp_path / "m.toml"), trials=1, seed=3).ok
     with pytest.raises(InputError):
         bnsheet.verify(hand, blocks={"x": "BN!B4:D7", "out": 1.0})
+
+
+@pytest.mark.apps("soffice")
+def test_a_stale_cached_value_in_a_mapped_workbook_fails(hand, tmp_path):
+    import re
+    import zipfile
+
+    from bnsheet.engines import libreoffice
+
+    saved = libreoffice.save(hand, tmp_path / "saved.xlsx")  # LibreOffice caches every formula's value
+    assert bnsheet.verify(saved, blocks=block_map(), seed=2, trials=0).ok
+    stale = tmp_path / "stale.xlsx"
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(stale, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data, count = re.subn(rb'(<c r="AU5"[^>]*>(?:(?!</c>).)*?<v>)[^<]*(</v>)', rb"\g<1>123.5\g<2>", data)
+                assert count == 1
+            target.writestr(info, data)
+    row = bnsheet.verify(stale, blocks=block_map(), seed=2, trials=0).table.set_index("node").loc["out"]
+    assert row["status"] == "stale" and row["first_bad_cell"] == f"'{SHEET}'!AU5" and row["got"] == 123.5
