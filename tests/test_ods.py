@@ -47,6 +47,18 @@ def test_an_ods_workbook_verifies_and_a_tampered_one_fails_naming_the_ods(built)
     assert "/tmp/bnsheet-libreoffice" not in result.stdout
 
 
+@pytest.mark.apps("soffice")
+def test_bnsheet_map_proposes_a_map_for_an_ods(tmp_path):
+    from handmade import block_map, handmade
+
+    ods = to_ods(handmade(tmp_path / "hand.xlsx"))
+    result = run_here("map", str(ods))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# bnsheet map of hand.ods:")
+    assert "\nout = \"'BN'!AT4:AV7\"" in result.stdout
+    assert bnsheet.verify(ods, blocks=block_map(), trials=1, seed=1).ok
+
+
 def _ods(path: Path, parts: dict[str, bytes], mimetype: bytes = ODS_MIMETYPE) -> Path:
     with zipfile.ZipFile(path, "w") as package:
         package.writestr("mimetype", mimetype)

@@ -124,6 +124,9 @@ def propose_map(path: str | Path, graph: Graph | None = None) -> str:
     """A first map of a workbook laid out by hand, as TOML for the user to check (SPEC §18): the
     file is vetted, then its defined names and labels say where each block seems to sit."""
     path = Path(path)
+    if path.suffix.lower() == ".ods":
+        with libreoffice.xlsx_of_ods(path) as converted:
+            return propose_map(converted, graph).replace(converted.name, path.name)
     vetting.vet(path)
     with XlsxFile(path) as book:
         return propose(book, graph or load())
