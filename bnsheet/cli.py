@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from . import build, engines
-from .checking.verify import propose_map, verify
+from .checking.proposal import propose_map
+from .checking.verify import verify
 from .errors import BnsheetError, InputError
 from .experiment import training
 from .grading.gradebook import grade_all

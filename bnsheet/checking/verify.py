@@ -27,7 +27,6 @@ from ..model.inputs import Inputs
 from ..reading import vetting
 from ..reading.blockmap import Entry, Placement, by_map, by_names, load_map
 from ..reading.blocks import check_input_shapes, read_inputs
-from ..reading.propose import propose
 from ..reading.stored import Fault, Stored
 from ..reading.xlsx import XlsxFile
 from ..values import ErrorValue, Values
@@ -118,18 +117,6 @@ def verify(
     report.trials, report.seed, report.causes = count, seed, root_causes(report.results, graph)
     report.mapped = placement.mapped
     return report
-
-
-def propose_map(path: str | Path, graph: Graph | None = None) -> str:
-    """A first map of a workbook laid out by hand, as TOML for the user to check (SPEC §18): the
-    file is vetted, then its defined names and labels say where each block seems to sit."""
-    path = Path(path)
-    if path.suffix.lower() == ".ods":
-        with libreoffice.xlsx_of_ods(path) as converted:
-            return propose_map(converted, graph).replace(converted.name, path.name)
-    vetting.vet(path)
-    with XlsxFile(path) as book:
-        return propose(book, graph or load())
 
 
 def _verify_ods(path: Path, engine: str | None, graph: Graph | None, **options: Any) -> Report:
