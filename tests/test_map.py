@@ -78,15 +78,18 @@ def test_the_command_line_passes_the_map_and_fails_the_tampered_copy(hand, tmp_p
     assert "a value stands where a formula belongs" in bad.stdout
 
 
-def test_a_formula_right_only_at_the_stored_inputs_fails_at_a_hidden_trial(hand):
-    # xmu (R4:T7), one formula filled, that is right while x stays below 100, as the stored x
-    # does; the trials put other numbers into x's mapped range, some far above 100
-    cells = {
+def right_below_100() -> dict[str, str]:
+    """xmu (R4:T7) as one formula filled that is right while x stays below 100, as the stored x
+    does; the trials put other numbers into x's mapped range, some far above 100."""
+    return {
         f"{xmu}{4 + i}": f"=IF({x}{4 + i}>100,0,{x}{4 + i}-{mean}$4)"
         for i in range(4)
         for x, mean, xmu in zip("BCD", "NOP", "RST", strict=True)
     }
-    tampered = edited(hand, cells)
+
+
+def test_a_formula_right_only_at_the_stored_inputs_fails_at_a_hidden_trial(hand):
+    tampered = edited(hand, right_below_100())
     assert bnsheet.verify(tampered, blocks=block_map(), trials=0).ok
     row = bnsheet.verify(tampered, blocks=block_map(), seed=5).table.set_index("node").loc["xmu"]
     assert row["status"] == "mismatch" and "wrong at hidden trial" in row["detail"]
@@ -256,3 +259,12 @@ def test_a_stale_cached_value_in_a_mapped_workbook_fails(hand, tmp_path):
             target.writestr(info, data)
     row = bnsheet.verify(stale, blocks=block_map(), seed=2, trials=0).table.set_index("node").loc["out"]
     assert row["status"] == "stale" and row["first_bad_cell"] == f"'{SHEET}'!AU5" and row["got"] == 123.5
+
+
+@pytest.mark.apps("soffice", "ssconvert")
+@pytest.mark.slow
+def test_every_engine_puts_the_trials_into_the_mapped_ranges(hand):
+    assert bnsheet.verify(hand, engine="all", blocks=block_map(), seed=1).ok
+    table = bnsheet.verify(edited(hand, right_below_100()), engine="all", blocks=block_map(), seed=5).table.set_index("node")
+    engines = [column for column in table.columns if column.startswith("status_")]
+    assert len(engines) >= 3 and all(table.loc["xmu", column] == "mismatch" for column in engines)
