@@ -265,6 +265,7 @@ def test_a_stale_cached_value_in_a_mapped_workbook_fails(hand, tmp_path):
 @pytest.mark.slow
 def test_every_engine_puts_the_trials_into_the_mapped_ranges(hand):
     assert bnsheet.verify(hand, engine="all", blocks=block_map(), seed=1).ok
-    table = bnsheet.verify(edited(hand, right_below_100()), engine="all", blocks=block_map(), seed=5).table.set_index("node")
+    report = bnsheet.verify(edited(hand, right_below_100()), engine="all", blocks=block_map(), seed=5)
+    table = report.table.set_index("node")
     engines = [column for column in table.columns if column.startswith("status_")]
     assert len(engines) >= 3 and all(table.loc["xmu", column] == "mismatch" for column in engines)
