@@ -104,6 +104,15 @@ def test_a_formula_reading_a_number_outside_the_map_is_structure(hand):
     assert row["status"] == "structure" and "'BN'!ZZ1" in row["detail"]
 
 
+def test_a_column_read_over_a_label_or_far_down_is_no_value_in_disguise(hand):
+    # dbeta (F11:H11) summing dout's columns from its label down (text: no number in disguise), or
+    # down to the sheet's last row (dout, then empty cells)
+    for first, last in ((10, 14), (11, 1048576)):
+        cells = {f"{col}11": f"=SUM({dout}${first}:{dout}${last})" for col, dout in zip("FGH", "BCD", strict=True)}
+        report = bnsheet.verify(edited(hand, cells), blocks=block_map(), seed=5)
+        assert statuses(report)["dbeta"] == "ok", report.to_text()
+
+
 def test_a_map_of_a_few_nodes_checks_them_through_the_blocks_it_leaves_out(hand):
     # out reads gammax, which the map leaves out: its cells are formulas, so out is checked
     blocks = {name: block_map()[name] for name in ("x", "gamma", "beta", "eps", "out")}

@@ -250,15 +250,18 @@ class _Context:
         return [fault for fault in faults if fault is not None]
 
     def _computed(self, sheet: str, extent: Area) -> bool:
-        """Whether every stored value in ``extent`` is a formula's: in a mapped workbook, a block
-        the map leaves out (an intermediate), which the trials move with the inputs."""
+        """Whether every number stored in ``extent`` outside the mapped blocks is a formula's: in
+        a mapped workbook, a block the map leaves out (an intermediate), which the trials move
+        with the inputs. Text (a label in a column read whole) is no number in disguise."""
         if sheet not in self.book.sheet_names:
             return False
+        mapped = [k for k in self.known if k.sheet == sheet]
         return not any(
-            cell.value is not None and not cell.has_formula
+            type(cell.value) is float and not cell.has_formula
             for (row, col), cell in self.book.cells(sheet).items()
             if extent.top <= row <= extent.bottom and extent.left <= col <= extent.right
-        )
+            and not any(k.top <= row <= k.bottom and k.left <= col <= k.right for k in mapped)
+        )  # fmt: skip
 
     def notes(self, results: list[NodeResult], own: _Set) -> list[str]:
         notes = []
