@@ -242,6 +242,14 @@ def test_junit_makes_its_folder_as_ci_tools_do(built, tmp_path):
     assert ET.parse(tmp_path / "reports" / "ci" / "bn.xml").getroot().get("failures") == "0"
 
 
+def test_the_pytest_helper_takes_a_map(hand):
+    from bnsheet.testing import assert_workbook_matches
+
+    assert_workbook_matches(hand, blocks=block_map())
+    with pytest.raises(AssertionError, match=r"out: mismatch at 'BN'!AU5"):
+        assert_workbook_matches(edited(hand, {"AU5": 0.5}), blocks=block_map())
+
+
 def test_map_and_verify_api_take_a_toml_path_too(hand, tmp_path):
     (tmp_path / "m.toml").write_text(map_toml(), encoding="utf-8")
     assert bnsheet.verify(hand, blocks=str(tmp_path / "m.toml"), trials=1, seed=3).ok
