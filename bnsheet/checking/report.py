@@ -30,14 +30,26 @@ COLUMNS = [
 # "stale": the values are right, but the file caches others that readers without recalculation show.
 # "structure": the node's name points elsewhere, or its formula reads cells that are no input,
 # parameter or node (SPEC §7).
+# "overflow": the node's exact values (or those of a node it reads) leave float64's range, so its
+# cells cannot be judged; only a missing block or error values where numbers belong say more.
 # "not mapped": a block the map leaves out (SPEC §18): listed, not checked, not a failure.
 NOT_MAPPED = "not mapped"
 # The form of to_json (docs/verify-report.schema.json): keys may be added within a format; a key
 # whose meaning or type changes raises it.
 REPORT_FORMAT = 1
 SEVERITY = [
-    NOT_MAPPED, "ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing",
-]  # fmt: skip
+    NOT_MAPPED,
+    "ok",
+    "disagree",
+    "stale",
+    "not filled",
+    "constant",
+    "structure",
+    "mismatch",
+    "overflow",
+    "error",
+    "missing",
+]
 
 
 @dataclass
@@ -107,10 +119,9 @@ class Report:
         for rows in zip(*results.values(), strict=True):
             worst = max(rows, key=lambda r: SEVERITY.index(r.status))
             result = replace(worst)
-            errors = [r.max_abs_err for r in rows if not math.isnan(r.max_abs_err)]
-            if errors:
-                result.max_abs_err = max(errors)
-                result.max_rel_err = max(r.max_rel_err for r in rows if not math.isnan(r.max_rel_err))
+            for column in ("max_abs_err", "max_rel_err"):
+                errors = [getattr(r, column) for r in rows if not math.isnan(getattr(r, column))]
+                setattr(result, column, max(errors, default=math.nan))
             difference = disagreements.get(result.node)
             if difference is not None:
                 result.fail("disagree", difference.address, difference.got_a, difference.got_b, difference.detail())

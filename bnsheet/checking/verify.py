@@ -8,7 +8,7 @@ never trusted.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from ..layout import PARAMS_SHEET, Layout, defined_name
 from ..model import plots, trials
 from ..model.graph import Block, Graph, load
 from ..model.inputs import Inputs
+from ..model.overflow import Overflow
 from ..reading import vetting
 from ..reading.blockmap import Entry, Placement, by_map, by_names, load_map
 from ..reading.blocks import check_input_shapes, read_inputs
@@ -32,8 +33,8 @@ from ..reading.xlsx import XlsxFile
 from ..values import ErrorValue, Values
 from ..writing import exercise
 from ..writing.files import made_by_bnsheet
-from . import agreement, structure
-from .expected import expected_nodes, tolerances
+from . import agreement, faults, structure
+from .expected import expected_nodes, expected_params, overflows, tolerances
 from .report import NOT_MAPPED, NodeResult, Report, root_causes
 from .second_process import Reading
 from .stale import stale_fault
@@ -101,12 +102,17 @@ def verify(
         for name in names:
             results[name].extend(_check_params(graph, placement, stored, runs[name], sets, context, name))
         notes = context.notes(results[names[0]], sets[0])
+        notes += faults.notes({name: run[0] for name, run in runs.items()}, areas, sets[0].expected)
     if len(names) == 1:
         causes = root_causes(results[names[0]], graph)
         return Report(
             path, names[0], results[names[0]], notes, trials=count, seed=seed, causes=causes, mapped=placement.mapped
         )
-    node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
+    node_areas = {
+        block.name: areas[block.name]
+        for block in graph.nodes
+        if block.name in areas and block.name not in sets[0].overflowing
+    }
     # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
     scales = {block.name: sets[0].expected[block.error_scale or block.name] for block in graph.nodes}
     first_runs = {name: run[0] for name, run in runs.items()}
@@ -171,11 +177,15 @@ class _Set:
     inputs: Inputs
     expected: dict[str, np.ndarray]
     tolerance: dict[str, np.ndarray]
+    overflowing: dict[str, Overflow]
+    params: dict[str, tuple[float, float]]  # a formula parameter's value and allowance
 
     def __init__(self, graph: Graph, inputs: Inputs) -> None:
         self.inputs = inputs
         self.expected = expected_nodes(inputs, graph)
         self.tolerance = tolerances(inputs, self.expected, graph)
+        self.overflowing = overflows(inputs, self.expected, graph)
+        self.params = expected_params(inputs)
 
 
 @dataclass
@@ -210,6 +220,8 @@ class _Context:
         area = self.located[block.name]
         if area is None:
             return _missing(block, self.book)
+        if block.name in sets[0].overflowing:
+            return _overflow(block, area, runs[0][area], sets[0].overflowing[block.name])
         stored = self.stored[area]
 
         def at(k: int) -> NodeResult:
@@ -220,6 +232,8 @@ class _Context:
         result = at(0)
         faults = self._faults(block, area, stored, runs[0][area], sets[0].tolerance[block.name])
         for k in range(1, len(sets)) if result.status == "ok" and not faults else ():
+            if block.name in sets[k].overflowing:  # trials are drawn far inside float64's range
+                continue
             trial = at(k)
             if trial.status != "ok":
                 trial.detail = (
@@ -335,6 +349,18 @@ def _not_mapped(name: str, shape: str) -> NodeResult:
     return NodeResult(name, "", shape, 0, status=NOT_MAPPED, detail="not in the map; not checked")
 
 
+def _overflow(block: Block, area: Area, got: np.ndarray, where: Overflow) -> NodeResult:
+    """A node verify cannot judge: its values, or those of a node it reads, leave float64's range."""
+    result = NodeResult(node=block.name, sheet=area.sheet, shape=f"{area.shape[0]}x{area.shape[1]}", cells=got.size)
+    if where.source != block.name:
+        what = "float64 cannot bound" if where.unbounded else "overflows float64"
+        detail = f"reads {where.source}, which {what} at {where.cell}"
+        return result.fail("overflow", area.address(0, 0), f"computed from {where.source}", got[0, 0], detail)
+    i, j = where.at
+    wanted = "a number float64 cannot bound" if where.unbounded else "beyond ±1.8e308"
+    return result.fail("overflow", area.address(i, j), wanted, got[i, j], where.line())
+
+
 def _missing(block: Block, book: XlsxFile) -> NodeResult:
     name = defined_name(block.name)
     target = book.names.get(name)
@@ -356,7 +382,7 @@ def _check_params(
     input set, within the rounding of one operation and what the engine stores."""
     results = []
     for param in graph.params:
-        if param.formula is None or param.name not in _KNOWN:
+        if param.formula is None or param.name not in sets[0].params:
             continue
         if param.name in placement.unmapped:
             results.append(_not_mapped(param.name, "1x1"))
@@ -369,26 +395,20 @@ def _check_params(
             continue
         block = param_block(param.name)
         for k, one in enumerate(sets):
-            expected = np.array([[_KNOWN[param.name](one.inputs)]])
-            allowed = np.spacing(np.abs(expected)) + engines.rounding(engine, expected)
+            value, allowance = one.params[param.name]
+            expected = np.array([[value]])
+            allowed = allowance + engines.rounding(engine, expected)
             result = _check_block(block, area, runs[k][area], expected, allowed)
             if result.status != "ok":
                 if k:
                     result.detail += f" at hidden trial {k} of {context.count} (seed {context.seed})"
                 break
-        own = np.array([[_KNOWN[param.name](sets[0].inputs)]])
-        for fault in (stored[area].fault, stale_fault(stored[area], runs[0][area], np.spacing(np.abs(own)))):
+        own = np.array([sets[0].params[param.name][1]])
+        for fault in (stored[area].fault, stale_fault(stored[area], runs[0][area], own)):
             if fault is not None:
                 result.fail(*fault)
         results.append(result)
     return results
-
-
-# What the formula parameters must compute from the inputs.
-_KNOWN: dict[str, Callable[[Inputs], float]] = {
-    "n": lambda inputs: float(inputs.n),
-    "var_correction": lambda inputs: inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0,
-}
 
 
 def param_block(name: str) -> Block:
