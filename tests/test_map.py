@@ -236,6 +236,12 @@ def test_junit_refuses_a_name_that_is_no_report(built, tmp_path, name, message):
     assert result.returncode == 2 and message in result.stderr and result.stdout == ""
 
 
+def test_junit_is_not_written_when_verify_cannot_use_the_file(tmp_path):
+    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
+    result = run_here("verify", "broken.xlsx", "--junit", "r.xml", cwd=tmp_path)
+    assert result.returncode == 2 and not (tmp_path / "r.xml").exists()
+
+
 def test_junit_makes_its_folder_as_ci_tools_do(built, tmp_path):
     result = run_here("verify", str(built), "--junit", "reports/ci/bn.xml", "--trials", "0", cwd=tmp_path)
     assert result.returncode == 0
