@@ -26,7 +26,7 @@ import numpy as np
 
 from ..a1 import Area, parse_area, quote_sheet
 from ..errors import InputError
-from ..layout import NAME_PREFIX
+from ..layout import NAME_PREFIX, Layout
 from ..model import checks, plots
 from ..model.graph import Graph
 from ..model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM
@@ -177,8 +177,12 @@ def _check_shapes(graph: Graph, areas: Mapping[str, Area], entries: Mapping[str,
     if n < 2:
         raise InputError(f"{source}: x = {entries['x']!r} is one row; the batch needs N of at least 2 rows")
     rows = {b.name: 1 if b.is_row else n for b in graph.blocks}
+    # the checks' tables have the shapes their layout gives at this N and D (some read feature 1 only)
+    fixed = {b.name: b.area.shape for b in checks.layout(graph, Layout(n, d)).blocks}
     for name, area in areas.items():
-        if name in rows:
+        if name in fixed:
+            want, what = fixed[name], f"{fixed[name][0]}x{fixed[name][1]} (at this x's N and D)"
+        elif name in rows:
             want, what = (rows[name], d), f"{rows[name]}x{d} ({'1xD' if rows[name] == 1 else 'NxD'}, D from x)"
         elif name in (p.name for p in graph.params):
             want, what = (1, 1), "one cell"
