@@ -84,6 +84,10 @@ def test_every_formula_shape_of_every_sheet_computes_the_same_in_all_engines(cor
             for name in _text_compared(form):
                 assert got[name] == got["formualizer"], (sheet, form, name)
             continue
+        if "SQRT(SUMSQ('dx_diff'" in form:
+            # the root of rounding's squares: √ turns 1e-22 apart into 1e-11 apart, so no scale of
+            # its inputs bounds it; verify holds each engine to its own bound (test_checks, test_tolerance)
+            continue
         read = [name for name in re.findall(r"'([^']+)'!", form) if name in areas]
         scale_values = [*got["formualizer"], *(v for name in read for v in values["formualizer"][areas[name]].ravel())]
         scale = max(abs(v) for v in scale_values if isinstance(v, float))
