@@ -25,9 +25,17 @@ TIMEOUT = 900.0  # seconds for the second process to vet or to read: minutes bey
 
 
 def read(book: XlsxFile, areas: list[Area]) -> dict[Area, Stored]:
-    """Each area as ``book`` stores it, with what is wrong with its formulas."""
-    grids = (book.grid(area) for area in areas)
-    return {grid.area: Stored.of(grid, formula_fault(grid)) for grid in grids}
+    """Each area as ``book`` stores it, with what is wrong with its formulas. A sheet's scan is
+    let go once its last area is read: kept to the end, the scans of a 512×128 workbook hold four
+    times the memory of the one being read."""
+    last = {area.sheet: k for k, area in enumerate(areas)}
+    stored: dict[Area, Stored] = {}
+    for k, area in enumerate(areas):
+        grid = book.grid(area)
+        stored[area] = Stored.of(grid, formula_fault(grid))
+        if last[area.sheet] == k:
+            book.forget(area.sheet)
+    return stored
 
 
 class Reading:

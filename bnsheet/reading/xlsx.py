@@ -153,6 +153,11 @@ class XlsxFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def forget(self, sheet: str) -> None:
+        """Let go of what was read of ``sheet``; asked for again, it is read again."""
+        self._cells.pop(sheet, None)
+        self._plain.pop(sheet, None)
+
     @property
     def sheet_names(self) -> list[str]:
         return list(self._sheet_parts)
