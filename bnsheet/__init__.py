@@ -6,7 +6,7 @@
 True
 
 The build side imports no engine; ``bnsheet.build`` is :func:`bnsheet.writing.build.build` with
-formualizer's recalculation handed in for the cached values.
+formualizer's recalculation handed in for the cached values of exercise workbooks.
 """
 
 from functools import partial, update_wrapper
@@ -21,7 +21,7 @@ from .model import reference
 from .version import __version__
 from .writing import build as _building
 
-build = update_wrapper(partial(_building.build, cached_values=_formualizer.recalculate_bytes), _building.build)
+build = update_wrapper(partial(_building.build, recalculate=_formualizer.recalculate_bytes), _building.build)
 
 __all__ = [
     "__version__",
