@@ -10,7 +10,6 @@ vets the file and says so (the engine loads nothing before), then sends back a S
 from __future__ import annotations
 
 import multiprocessing
-import os
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -41,9 +40,10 @@ def read(book: XlsxFile, areas: list[Area]) -> dict[Area, Stored]:
 class Reading:
     """A second process that vets ``path`` and then reads ``areas``, from entering the block to
     leaving it: ``vetted()`` waits for its verdict on the file, ``result()`` for what it read.
-    It runs at a lower priority, so that the engine keeps both cores when it can use them; it has
-    less to do and still finishes first. Where processes cannot be forked, both happen here, on
-    entering.
+    It runs at the caller's priority: niced, it was starved on a machine kept busy by other
+    processes (busy loops beside verify at 512×128, load 7: 120 s, the timeout reached
+    before it finished, against 43–50 s unniced), and on an idle machine the engine and the reader
+    take a core each either way. Where processes cannot be forked, both happen here, on entering.
     """
 
     def __init__(self, path: Path, areas: list[Area]) -> None:
@@ -107,7 +107,6 @@ class Reading:
 
 
 def _read_in_child(path: Path, areas: list[Area], answers: Connection) -> None:
-    os.nice(10)
     try:
         vetting.vet(path)
         answers.send(("vetted", None))
