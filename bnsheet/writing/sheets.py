@@ -26,7 +26,7 @@ from ..model.graph import Block, Graph
 from ..model.inputs import Inputs
 from ..values import Values
 from . import exercise as exercise_module
-from . import ooxml
+from . import ooxml, size
 from .cached import cached_values, reference_values
 from .compile import cell_pattern, param_formula
 from .files import check_target, replacing
@@ -64,8 +64,9 @@ def write(
     with its empty blocks (without ``recalculate``, an exercise workbook caches none).
     """
     path = Path(path)
-    check_target(path, force=force)
     layout = Layout(inputs.n, inputs.d)
+    size.check(graph, layout)
+    check_target(path, force=force)
     book = _Book(graph, inputs, layout, exercise)
     values: Values | None = None
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
