@@ -29,7 +29,20 @@ COLUMNS = [
 # "stale": the values are right, but the file caches others that readers without recalculation show.
 # "structure": the node's name points elsewhere, or its formula reads cells that are no input,
 # parameter or node (SPEC §7).
-SEVERITY = ["ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing"]
+# "overflow": the node's exact values (or those of a node it reads) leave float64's range, so its
+# cells cannot be judged; only a missing block or error values where numbers belong say more.
+SEVERITY = [
+    "ok",
+    "disagree",
+    "stale",
+    "not filled",
+    "constant",
+    "structure",
+    "mismatch",
+    "overflow",
+    "error",
+    "missing",
+]
 
 
 @dataclass
@@ -98,10 +111,9 @@ class Report:
         for rows in zip(*results.values(), strict=True):
             worst = max(rows, key=lambda r: SEVERITY.index(r.status))
             result = replace(worst)
-            errors = [r.max_abs_err for r in rows if not math.isnan(r.max_abs_err)]
-            if errors:
-                result.max_abs_err = max(errors)
-                result.max_rel_err = max(r.max_rel_err for r in rows if not math.isnan(r.max_rel_err))
+            for column in ("max_abs_err", "max_rel_err"):
+                errors = [getattr(r, column) for r in rows if not math.isnan(getattr(r, column))]
+                setattr(result, column, max(errors, default=math.nan))
             difference = disagreements.get(result.node)
             if difference is not None:
                 result.fail("disagree", difference.address, difference.got_a, difference.got_b, difference.detail())

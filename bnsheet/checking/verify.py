@@ -8,7 +8,7 @@ never trusted.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +16,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import engines
-from ..a1 import Area, parse_area
+from ..a1 import MAX_COLS, MAX_ROWS, Area, parse_area
 from ..errors import WorkbookError
 from ..layout import PARAMS_SHEET, Layout, defined_name
-from ..model import plots, trials
+from ..model import checks, plots, trials
 from ..model.graph import Block, Graph, load
 from ..model.inputs import Inputs
+from ..model.overflow import Overflow
 from ..reading import vetting
 from ..reading.blocks import check_input_shapes, locate, read_inputs
 from ..reading.stored import Fault, Stored
@@ -29,8 +30,8 @@ from ..reading.xlsx import XlsxFile
 from ..values import ErrorValue, Values
 from ..writing import exercise
 from ..writing.files import made_by_bnsheet
-from . import agreement, structure
-from .expected import expected_nodes, tolerances
+from . import agreement, faults, structure
+from .expected import expected_nodes, expected_params, overflows, tolerances
 from .report import NodeResult, Report, root_causes
 from .second_process import Reading
 from .stale import stale_fault
@@ -69,7 +70,7 @@ def verify(
         count = trials if trials is not None else trials_for(graph, layout)
         drawn = _draw(layout, count, seed)
         variants = [_variant(graph, areas, inputs) for inputs in drawn]
-        checked = [*graph.nodes, *map(param_block, plots.names(graph))]
+        checked = [*graph.nodes, *map(param_block, plots.names(graph) + checks.names(graph))]
         bar.reset(total=len(names) + 1 + len(checked))
         with Reading(path, wanted) as stored_side:
             runs: dict[str, list[Values]] = {}
@@ -91,10 +92,15 @@ def verify(
         for name in names:
             results[name].extend(_check_params(graph, located, stored, runs[name], sets, context, name))
         notes = context.notes(results[names[0]], sets[0])
+        notes += faults.notes({name: run[0] for name, run in runs.items()}, areas, sets[0].expected)
     if len(names) == 1:
         causes = root_causes(results[names[0]], graph)
         return Report(path, names[0], results[names[0]], notes, trials=count, seed=seed, causes=causes)
-    node_areas = {block.name: areas[block.name] for block in graph.nodes if block.name in areas}
+    node_areas = {
+        block.name: areas[block.name]
+        for block in graph.nodes
+        if block.name in areas and block.name not in sets[0].overflowing
+    }
     # a node that is all rounding (dx_diff) is measured against the node whose rounding it shows
     scales = {block.name: sets[0].expected[block.error_scale or block.name] for block in graph.nodes}
     first_runs = {name: run[0] for name, run in runs.items()}
@@ -134,11 +140,15 @@ class _Set:
     inputs: Inputs
     expected: dict[str, np.ndarray]
     tolerance: dict[str, np.ndarray]
+    overflowing: dict[str, Overflow]
+    params: dict[str, tuple[float, float]]  # a formula parameter's value and allowance
 
     def __init__(self, graph: Graph, inputs: Inputs) -> None:
         self.inputs = inputs
         self.expected = expected_nodes(inputs, graph)
         self.tolerance = tolerances(inputs, self.expected, graph)
+        self.overflowing = overflows(inputs, self.expected, graph)
+        self.params = expected_params(inputs)
 
 
 @dataclass
@@ -165,6 +175,8 @@ class _Context:
         area = self.located[block.name]
         if area is None:
             return _missing(block, self.book)
+        if block.name in sets[0].overflowing:
+            return _overflow(block, area, runs[0][area], sets[0].overflowing[block.name])
         stored = self.stored[area]
 
         def at(k: int) -> NodeResult:
@@ -175,6 +187,8 @@ class _Context:
         result = at(0)
         faults = self._faults(block, area, stored, runs[0][area], sets[0].tolerance[block.name])
         for k in range(1, len(sets)) if result.status == "ok" and not faults else ():
+            if block.name in sets[k].overflowing:  # trials are drawn far inside float64's range
+                continue
             trial = at(k)
             if trial.status != "ok":
                 trial.detail = (
@@ -191,10 +205,13 @@ class _Context:
         self, block: Block, area: Area, stored: Stored, values: np.ndarray, tolerance: np.ndarray
     ) -> list[Fault]:
         faults = [stored.fault, stale_fault(stored, values, tolerance)]
-        if block.formula != "param":  # a node, not a plot table
+        # a plot or check table may read its own sheet's labels besides the blocks (bin numbers)
+        table = block.formula == "param"
+        readable = [*self.known, Area(area.sheet, 1, 1, MAX_ROWS, MAX_COLS)] if table else self.known
+        if stored.fault is None:  # one formula filled: its first cell says what the block reads
+            faults.append(structure.reads_fault(stored, readable, self.book.names, self.allowed_names))
+        if not table:
             faults.append(structure.placement_fault(block, area, self.layout, self.book.hidden))
-            if stored.fault is None:  # one formula filled: its first cell says what the block reads
-                faults.append(structure.reads_fault(stored, self.known, self.book.names, self.allowed_names))
             if self.ours and area == self.layout.area(block):
                 template = structure.template_formula(block, self.graph, self.layout)
                 if structure.differs_from_template(stored, template):
@@ -259,6 +276,18 @@ def _check_block(block: Block, area: Area, got: np.ndarray, expected: np.ndarray
     return result
 
 
+def _overflow(block: Block, area: Area, got: np.ndarray, where: Overflow) -> NodeResult:
+    """A node verify cannot judge: its values, or those of a node it reads, leave float64's range."""
+    result = NodeResult(node=block.name, sheet=area.sheet, shape=f"{area.shape[0]}x{area.shape[1]}", cells=got.size)
+    if where.source != block.name:
+        what = "float64 cannot bound" if where.unbounded else "overflows float64"
+        detail = f"reads {where.source}, which {what} at {where.cell}"
+        return result.fail("overflow", area.address(0, 0), f"computed from {where.source}", got[0, 0], detail)
+    i, j = where.at
+    wanted = "a number float64 cannot bound" if where.unbounded else "beyond ±1.8e308"
+    return result.fail("overflow", area.address(i, j), wanted, got[i, j], where.line())
+
+
 def _missing(block: Block, book: XlsxFile) -> NodeResult:
     name = defined_name(block.name)
     target = book.names.get(name)
@@ -280,7 +309,7 @@ def _check_params(
     input set, within the rounding of one operation and what the engine stores."""
     results = []
     for param in graph.params:
-        if param.formula is None or param.name not in _KNOWN:
+        if param.formula is None or param.name not in sets[0].params:
             continue
         area = located[param.name]
         if area is None:
@@ -290,26 +319,20 @@ def _check_params(
             continue
         block = param_block(param.name)
         for k, one in enumerate(sets):
-            expected = np.array([[_KNOWN[param.name](one.inputs)]])
-            allowed = np.spacing(np.abs(expected)) + engines.rounding(engine, expected)
+            value, allowance = one.params[param.name]
+            expected = np.array([[value]])
+            allowed = allowance + engines.rounding(engine, expected)
             result = _check_block(block, area, runs[k][area], expected, allowed)
             if result.status != "ok":
                 if k:
                     result.detail += f" at hidden trial {k} of {context.count} (seed {context.seed})"
                 break
-        own = np.array([[_KNOWN[param.name](sets[0].inputs)]])
-        for fault in (stored[area].fault, stale_fault(stored[area], runs[0][area], np.spacing(np.abs(own)))):
+        own = np.array([sets[0].params[param.name][1]])
+        for fault in (stored[area].fault, stale_fault(stored[area], runs[0][area], own)):
             if fault is not None:
                 result.fail(*fault)
         results.append(result)
     return results
-
-
-# What the formula parameters must compute from the inputs.
-_KNOWN: dict[str, Callable[[Inputs], float]] = {
-    "n": lambda inputs: float(inputs.n),
-    "var_correction": lambda inputs: inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0,
-}
 
 
 def param_block(name: str) -> Block:

@@ -11,7 +11,7 @@ import numpy as np
 from ..a1 import Area, parse_area, quote_sheet
 from ..errors import WorkbookError
 from ..layout import defined_name
-from ..model import plots
+from ..model import checks, plots
 from ..model.graph import Graph
 from ..model.inputs import Inputs, param_problem
 from ..values import Values
@@ -22,7 +22,9 @@ from .xlsx import XlsxFile
 def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
     located: dict[str, Area | None] = {}
-    for name in [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph):
+    for name in (
+        [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph) + checks.names(graph)
+    ):
         target = book.names.get(defined_name(name))
         area = parse_area(target) if target else None
         located[name] = area if area is not None and area.sheet in book.sheet_names else None

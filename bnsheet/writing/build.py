@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import WorkbookError
 from ..model import graph as graph_module
 from ..model import inputs as inputs_module
+from ..model import overflow
 from ..model.inputs import ArrayLike
 from . import exercise as exercise_module
 from .sheets import Recalculate, write
@@ -73,6 +74,7 @@ def build(
         unbiased=unbiased,
         lr=lr,
     )
+    overflow.refuse(values, graph)
     if path is None:
         path = DEFAULT_PATH
         _make_folder(path.parent)

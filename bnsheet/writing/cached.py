@@ -11,11 +11,12 @@ value rather than cached as something no application would show.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..layout import Layout
-from ..model import plots, reference
+from ..model import checks, plots, reference
 from ..model.graph import Graph
 from ..model.inputs import Inputs
 from ..values import Values
@@ -32,29 +33,32 @@ def reference_values(inputs: Inputs) -> dict[str, np.ndarray]:
 
 
 def cached_values(
-    graph: Graph, inputs: Inputs, layout: Layout, table: plots.PlotsLayout, values: dict[str, np.ndarray]
+    graph: Graph, inputs: Inputs, layout: Layout, tables: Sequence[plots.PlotBlock], values: dict[str, np.ndarray]
 ) -> Values:
-    """The cached values of every formula area (nodes, formula parameters, plot tables) by area;
-    ``values`` is :func:`reference_values` of ``inputs``.
+    """The cached values of every formula area (nodes, formula parameters, the plot and check
+    ``tables``) by area; ``values`` is :func:`reference_values` of ``inputs``.
 
     >>> from bnsheet.model import inputs as inputs_module
     >>> from bnsheet.model.graph import load
     >>> graph, made = load(), inputs_module.make(n=4, d=3)
     >>> layout = Layout(4, 3)
-    >>> cached = cached_values(graph, made, layout, plots.layout(graph, layout), reference_values(made))
+    >>> tables = plots.layout(graph, layout).blocks
+    >>> cached = cached_values(graph, made, layout, tables, reference_values(made))
     >>> cached[layout.param_area(graph.params, "n")][0, 0], cached[layout.area(graph.block("dx"))].shape
     (4.0, (4, 3))
     """
     with np.errstate(all="ignore"):
         expected = plots.expected(graph, values)
+        if checks.applies(graph):
+            expected |= checks.expected(values, inputs.eps)
     cached: Values = {layout.area(block): _cells(values[block.name]) for block in graph.nodes}
     known = {"n": float(inputs.n), "var_correction": inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0}
     for param in graph.params:
         if param.formula and param.name in known:
             cached[layout.param_area(graph.params, param.name)] = _cells(np.array([[known[param.name]]]))
-    for block in table.blocks:
+    for block in tables:
         if block.text:
-            cached[block.area] = _bin_labels(block, table, expected["plot_edges"])
+            cached[block.area] = _bin_labels(block, expected["plot_edges"])
         else:
             cached[block.area] = _cells(expected[block.name])
     return cached
@@ -69,7 +73,7 @@ def _cells(numbers: np.ndarray) -> np.ndarray:
     return cells
 
 
-def _bin_labels(block: plots.PlotBlock, table: plots.PlotsLayout, edges: np.ndarray) -> np.ndarray:
+def _bin_labels(block: plots.PlotBlock, edges: np.ndarray) -> np.ndarray:
     """The bins' labels as the formula writes them, ``[-1.23, -0.61)``, the last bin closed."""
     bins = block.area.shape[0]
     labels = np.full(block.area.shape, None, dtype=object)

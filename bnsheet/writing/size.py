@@ -13,7 +13,7 @@ from ..a1 import col_letter
 from ..errors import InputError
 from ..layout import BLOCK_LEFT, BLOCK_TOP, Layout
 from ..limits import problem
-from ..model import plots
+from ..model import checks, plots
 from ..model.graph import Graph
 from .compile import cell_pattern
 
@@ -47,14 +47,15 @@ def estimate(graph: Graph, layout: Layout) -> tuple[int, int, int]:
         unpacked += rows * (row_bytes + layout.d * cell) + layout.d * (_LABEL_CELL + address)
         cells = rows * (layout.d + 1) + layout.d + _NOTES
         largest, total = max(largest, cells), total + cells
-    table = plots.layout(graph, layout)
-    plot_cells = _NOTES + layout.d
-    for plot in table.blocks:
-        rows, cols = plot.area.shape
-        formula = plot.formula(plot.area.bottom, plot.area.right).replace("&", "&amp;").replace("<", "&lt;")
-        unpacked += rows * (row_bytes + cols * (_FORMULA_CELL + address + len(formula) + VALUE))
-        plot_cells += rows * (cols + 1) + 1
-    return unpacked, max(largest, plot_cells, _FRONT_CELLS), total + plot_cells + _FRONT_CELLS
+    for table in (plots.layout(graph, layout), checks.layout(graph, layout)):  # a sheet each
+        table_cells = _NOTES + layout.d
+        for plot in table.blocks:
+            rows, cols = plot.area.shape
+            formula = plot.formula(plot.area.bottom, plot.area.right).replace("&", "&amp;").replace("<", "&lt;")
+            unpacked += rows * (row_bytes + cols * (_FORMULA_CELL + address + len(formula) + VALUE))
+            table_cells += rows * (cols + 1) + 1
+        largest, total = max(largest, table_cells), total + table_cells
+    return unpacked, max(largest, _FRONT_CELLS), total + _FRONT_CELLS
 
 
 def check(graph: Graph, layout: Layout) -> None:
