@@ -8,7 +8,7 @@ import pytest
 
 import bnsheet
 from bnsheet.layout import Layout
-from bnsheet.model import plots
+from bnsheet.model import checks, plots
 from bnsheet.model.graph import load
 from bnsheet.reading.blocks import locate
 from bnsheet.reading.xlsx import XlsxFile
@@ -29,13 +29,15 @@ def _blocks(path, graph):
     with XlsxFile(path) as book:
         located = locate(book, graph)
     names = [b.name for b in graph.nodes] + [p.name for p in graph.params if p.formula] + plots.names(graph)
+    names += checks.names(graph)
     layout = Layout(*located["x"].shape)
     labels = plots.layout(graph, layout).block("plot_bin_labels").area
     return {name: located[name] for name in names} | {"plot_bin_labels": labels}
 
 
-# node -> the node whose magnitude its rounding is measured against (dx_diff is all rounding of dx)
-_SCALE = {"dx_diff": "dx"}
+# block -> the node whose magnitude its rounding is measured against: those that are all rounding
+# (dx_diff of dx; the checks' residuals of the terms they add up)
+_SCALE = {"dx_diff": "dx", "check_sum_dx": "dx", "check_dx_xhat": "dx", "check_dbeta": "dbeta", "check_compact": "dx"}
 
 
 @pytest.mark.parametrize(
