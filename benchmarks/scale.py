@@ -10,7 +10,12 @@ sampled every 50 ms, and never less than the largest single process's peak that 
   the default hidden trials included), and with formualizer once more at ``--trials 0``;
 - formualizer alone on the file as written (load + evaluate, no bnsheet around it);
 - LibreOffice headless recalculation (``soffice --convert-to xlsx`` with a private profile that
-  says "always recalculate on load", warmed by one run beforehand) and ``ssconvert --recalc``.
+  says "always recalculate on load", warmed by one run beforehand) and ``ssconvert --recalc``;
+- at the largest size, verify and LibreOffice once more with the machine loaded by two busy
+  processes that the benchmark starts beside them (and stops, whatever happens; each also stops
+  by itself when the benchmark is gone);
+- ``bnsheet build`` and ``bnsheet verify`` once at 2048×256 (8.4 M formula cells), the largest
+  size bnsheet builds (``--no-large`` skips it).
 
 The tasks the targets compare (build, the dump, verify with formualizer, formualizer alone and both
 applications' recalculation) run ``--rounds`` times (3), taking turns, and the median counts; the
@@ -39,6 +44,26 @@ from importlib.metadata import version
 from pathlib import Path
 
 SIZES = [(32, 16), (128, 64), (256, 128), (512, 128)]
+LARGE = (2048, 256)
+BUSY = 2  # busy processes beside the loaded runs
+LOADED = ", machine loaded"
+# A busy process: spins, and stops once its parent (the benchmark) is gone, even if it was killed.
+_SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    sum(range(100_000))\n"
+# The targets of issue 18: (task, size, the task it is compared with, the largest ratio allowed).
+TARGETS = [
+    ("bnsheet verify --engine formualizer", "512x128", "LibreOffice headless recalc + save", 0.25),
+    (
+        "bnsheet verify --engine formualizer, machine loaded",
+        "512x128",
+        "LibreOffice headless recalc + save, machine loaded",
+        0.35,
+    ),
+    ("bnsheet build", "512x128", "openpyxl write-only dump", 0.40),
+]
+PEAK_TARGETS = [
+    ("bnsheet verify --engine formualizer", "512x128", 600.0),
+    ("bnsheet verify --engine formualizer", "2048x256", 8192.0),
+]
 SLOW_ENGINE_MAX_CELLS = 20_000  # formulas (pure Python) takes minutes beyond this many formula cells
 TIMEOUT = 900.0
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
@@ -63,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="NxD,NxD,... instead of the default four")
     parser.add_argument("--out", type=Path, help="folder for results.csv and results.md")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each compared task; the median counts")
+    parser.add_argument("--no-large", action="store_true", help=f"skip {LARGE[0]}x{LARGE[1]}")
     args = parser.parse_args(argv)
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")] if args.sizes else SIZES
     if args.smoke:
@@ -74,9 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bnsheet-bench-") as scratch:
         work = Path(scratch)
         profile = _warm_libreoffice(work)
+        rounds = 1 if args.smoke else args.rounds
         for n, d in sizes:
-            runs += _measure(n, d, work, profile, 1 if args.smoke else args.rounds)
+            runs += _measure(n, d, work, profile, rounds)
             _print([r for r in runs if r.size == f"{n}x{d}"])
+        n, d = sizes[-1]
+        runs += _loaded(n, d, work, profile, rounds)
+        _print(runs[-2:])
+        if not (args.smoke or args.no_large):
+            runs += _large(*LARGE, work)
+            _print(runs[-2:])
     machine = _machine(started, _load())
     _ratios(runs)
     _write(runs, machine, out)
@@ -127,6 +160,46 @@ def _measure(n: int, d: int, work: Path, profile: Path | None, rounds: int) -> l
     verifies = [task for task in runs if task.startswith("bnsheet verify")]
     order = ["bnsheet build", "openpyxl write-only dump", *verifies]
     return [runs[task] for task in order] + [run for task, run in runs.items() if task not in order]
+
+
+def _loaded(n: int, d: int, work: Path, profile: Path | None, rounds: int) -> list[Run]:
+    """Verify and LibreOffice on the workbook _measure built, taking turns, with BUSY busy
+    processes beside them: what a shared machine does to both."""
+    size = f"{n}x{d}"
+    book = work / f"bn-{size}.xlsx"
+    cells = _formula_cells(book) if book.exists() else 0
+    compared: dict[str, list[str] | None] = {
+        "bnsheet verify --engine formualizer, machine loaded": ["bnsheet", "verify", str(book), "--quiet"],
+        "LibreOffice headless recalc + save, machine loaded": _soffice(profile, book, work / "lo-out")
+        if profile else None,
+    }  # fmt: skip
+    timed: dict[str, list[Run]] = {task: [] for task in compared}
+    busy = [subprocess.Popen([sys.executable, "-c", _SPIN], start_new_session=True) for _ in range(BUSY)]
+    try:
+        time.sleep(1.0)  # the load is there before the first run starts
+        for _ in range(rounds):
+            for task, command in compared.items():
+                if command is not None:
+                    timed[task].append(_run(size, 0, task, command))
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    return [_median(task, timed[task], size, cells) for task in compared]
+
+
+def _large(n: int, d: int, work: Path) -> list[Run]:
+    """The largest size bnsheet builds: build and verify once each."""
+    size = f"{n}x{d}"
+    book = work / f"bn-{size}.xlsx"
+    build = _run(
+        size, 0, "bnsheet build", ["bnsheet", "build", "-o", str(book), "--n", str(n), "--d", str(d), "--quiet"]
+    )
+    cells = _formula_cells(book) if book.exists() else 0
+    build.formula_cells = cells
+    verify = _run(size, cells, "bnsheet verify --engine formualizer", ["bnsheet", "verify", str(book), "--quiet"])
+    book.unlink(missing_ok=True)
+    return [build, verify]
 
 
 def _median(task: str, runs: list[Run], size: str, cells: int) -> Run:
@@ -219,14 +292,18 @@ def _formula_cells(book: Path) -> int:
 
 
 def _ratios(runs: list[Run]) -> None:
-    """Build against the openpyxl dump; everything on the verify side against LibreOffice."""
+    """Build against the openpyxl dump; everything on the verify side against LibreOffice, under
+    the same load."""
     by = {(r.size, r.task): r.seconds for r in runs}
+    office = "LibreOffice headless recalc + save"
     for r in runs:
+        loaded = r.task.endswith(LOADED)
         base = by.get((r.size, "openpyxl write-only dump" if r.task == "bnsheet build" else
-                       "LibreOffice headless recalc + save"))  # fmt: skip
-        if r.task in ("openpyxl write-only dump", "LibreOffice headless recalc + save") or not (r.seconds and base):
+                       office + (LOADED if loaded else "")))  # fmt: skip
+        if r.task in ("openpyxl write-only dump", office, office + LOADED) or not (r.seconds and base):
             continue
         r.ratio = f"{r.seconds / base:.2f} x {'openpyxl' if r.task == 'bnsheet build' else 'LibreOffice'}"
+        r.ratio += " (loaded)" if loaded else ""
 
 
 def _print(runs: list[Run]) -> None:
@@ -257,8 +334,31 @@ def _write(runs: list[Run], machine: str, out: Path) -> None:
             f"| {r.size} | {r.formula_cells:,} | {r.task} | {r.seconds:.2f} | "
             f"{r.seconds / r.formula_cells * 1e6:.1f} | {r.peak_mb:.0f} | {said} |"
         )
-    lines += ["", *_growth(runs)]
+    lines += ["", *_growth(runs), "", *_targets(runs)]
     (out / "results.md").write_text(f"{machine}\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _targets(runs: list[Run]) -> list[str]:
+    """Each target of issue 18 with what this run measured."""
+    by = {(r.size, r.task): r for r in runs}
+    lines = ["Targets (issue 18), measured in this run:", "", "| target | measured | met |", "|---|---:|---|"]
+    for task, size, base, most in TARGETS:
+        run, against = by.get((size, task)), by.get((size, base))
+        if run is None or against is None or not (run.seconds and against.seconds):
+            lines.append(f"| {task} at {size} ≤ {most:.2f}× {base} | — | not measured |")
+            continue
+        ratio = run.seconds / against.seconds
+        lines.append(f"| {task} at {size} ≤ {most:.2f}× {base} | {ratio:.2f}× | {'yes' if ratio <= most else 'no'} |")
+    for task, size, most_mb in PEAK_TARGETS:
+        run = by.get((size, task))
+        if run is None or run.peak_mb is None:
+            lines.append(f"| {task} at {size}: peak ≤ {most_mb:.0f} MB | — | not measured |")
+            continue
+        passed = run.note != "exit 1: some node did not match"
+        met = "yes" if run.peak_mb <= most_mb and passed else "no"
+        lines.append(f"| {task} at {size}: peak ≤ {most_mb:.0f} MB{', passes' if size == '2048x256' else ''} "
+                     f"| {run.peak_mb:.0f} MB{'' if passed else ' (failed)'} | {met} |")  # fmt: skip
+    return lines
 
 
 def _growth(runs: list[Run]) -> list[str]:

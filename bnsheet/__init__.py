@@ -6,7 +6,7 @@
 True
 
 The build side imports no engine; ``bnsheet.build`` is :func:`bnsheet.writing.build.build` with
-formualizer's recalculation handed in for the cached values.
+formualizer's recalculation handed in for the cached values of exercise workbooks.
 
 The names below are imported when first used, not with the package: the pytest plugin
 (bnsheet.pytest_plugin) is loaded by every pytest run where bnsheet is installed, and must cost
@@ -64,7 +64,7 @@ def _build() -> Any:
     from .engines import formualizer
     from .writing import build as building
 
-    return update_wrapper(partial(building.build, cached_values=formualizer.recalculate_bytes), building.build)
+    return update_wrapper(partial(building.build, recalculate=formualizer.recalculate_bytes), building.build)
 
 
 __all__ = [

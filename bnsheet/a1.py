@@ -157,6 +157,20 @@ def filled(r1c1: str, rows: range, cols: range) -> list[list[str]]:
     >>> filled("='x'!R[0]C[0]*'y'!R7C[0]", range(7, 9), range(3, 5))
     [["='x'!C7*'y'!C$7", "='x'!D7*'y'!D$7"], ["='x'!C8*'y'!C$7", "='x'!D8*'y'!D$7"]]
     """
+    return [row.split(_SEPARATOR) for row in filled_rows(r1c1, rows, cols)]
+
+
+_SEPARATOR = "\x00"  # between the cells of a row: no formula holds it (XML allows no NUL)
+
+
+def filled_rows(r1c1: str, rows: range, cols: range, separator: str = _SEPARATOR) -> list[str]:
+    """Each row of :func:`filled` as one string, its cells joined by ``separator`` (which must
+    not hold a brace): one ``str.format`` per row, so that a block of a million formulas is
+    compared with its first cell's formula filled a row at a time.
+
+    >>> filled_rows("=R[0]C[-1]*2", range(7, 9), range(3, 5), "|")
+    ['=B7*2|=C7*2', '=B8*2|=C8*2']
+    """
     quoted = [(q.start(), q.end()) for q in _QUOTED.finditer(r1c1)]
     parts: list[str] = []
     spans: list[tuple[str, str]] = []  # (row part, column part) of each reference, as in R1C1
@@ -182,13 +196,14 @@ def filled(r1c1: str, rows: range, cols: range) -> list[list[str]]:
     for col in cols:
         letters = [spell(c, col, MAX_COLS, True) for _, c in spans]
         by_col.append(None if None in letters else template.format(*letters))
+    whole_row = None if None in by_col else separator.join(by_col)  # type: ignore[arg-type]
     block = []
     for row in rows:
         numbers = [spell(r, row, MAX_ROWS, False) for r, _ in spans]
-        if None in numbers or None in by_col:  # a reference falls off the sheet: #REF!
-            block.append([from_r1c1(r1c1, row, col) for col in cols])
+        if None in numbers or whole_row is None:  # a reference falls off the sheet: #REF!
+            block.append(separator.join(from_r1c1(r1c1, row, col) for col in cols))
         else:
-            block.append([partial.format(*numbers) for partial in by_col])  # type: ignore[union-attr]
+            block.append(whole_row.format(*numbers))
     return block
 
 

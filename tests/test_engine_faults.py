@@ -180,7 +180,7 @@ def test_ironcalc_prints_a_line_per_formula_cell_of_a_file_without_cached_values
     # formula cell without a <v>, as it loads. bnsheet points file descriptor 1 elsewhere meanwhile
     # (engines/ironcalc.py; tests/test_ironcalc.py checks that --json stays clean). When this test
     # fails, ironcalc is quiet: the redirection may go.
-    path = bnsheet.build(tmp_path / "uncached.xlsx", cached_values=None)
+    path = bnsheet.build(tmp_path / "uncached.xlsx", cached=False)
     with XlsxFile(path) as book:
         formulas = sum(c.formula is not None for s in book.sheet_names for c in book.cells(s).values())
     script = "import ironcalc, sys; ironcalc.load_from_xlsx(sys.argv[1], 'en', 'UTC')"

@@ -85,7 +85,7 @@ def test_the_values_cached_in_the_file_are_not_trusted(built, tmp_path):
 def test_verify_json_is_all_that_reaches_stdout_though_ironcalc_prints_a_line_per_formula(tmp_path):
     # Without cached values ironcalc prints one line per formula cell while it loads
     # (tests/test_engine_faults.py); --json must print the report and nothing else.
-    path = bnsheet.build(tmp_path / "uncached.xlsx", cached_values=None)
+    path = bnsheet.build(tmp_path / "uncached.xlsx", cached=False)
     with XlsxFile(path) as book:
         assert book.cells("xhat")[(7, 3)].value is None  # no cached value
     done = subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+import numpy as np
 import pytest
 
 import bnsheet
@@ -56,3 +57,29 @@ def test_a_reader_that_hangs_is_stopped_after_the_timeout(built, monkeypatch):
     with pytest.raises(EngineError, match="no answer in 1 s"):
         bnsheet.verify(built)
     assert time.monotonic() - started < 30
+
+
+def test_the_reader_lets_go_of_each_sheet_once_its_areas_are_read_and_reads_the_same(built):
+    from bnsheet.checking.filled import formula_fault
+    from bnsheet.model.graph import load
+    from bnsheet.reading.blocks import locate
+    from bnsheet.reading.xlsx import XlsxFile
+
+    with XlsxFile(built) as book:
+        areas = [area for area in locate(book, load()).values() if area is not None]
+        # x's block last as well as first: its sheet must be kept (or read again) for it
+        areas.append(areas[0])
+        kept = {
+            area: second_process.Stored.of(grid, formula_fault(grid)) for area in areas if (grid := book.grid(area))
+        }
+        assert book._plain  # reading an area keeps its sheet's scan while the file is open
+        book.close()
+    with XlsxFile(built) as book:
+        read = second_process.read(book, areas)
+        assert not book._plain and not book._cells  # nothing of any sheet is held any more
+    assert set(read) == set(kept)
+    for area, stored in read.items():
+        assert stored.fault == kept[area].fault, area
+        assert (stored.formulas == kept[area].formulas).all() and stored.others == kept[area].others
+        assert np.array_equal(stored.numbers, kept[area].numbers, equal_nan=True)
+    assert read[areas[0]].fault[0] == "constant" and not read[areas[0]].formulas.any()  # x holds numbers

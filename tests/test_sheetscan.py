@@ -27,7 +27,7 @@ PLAIN = [  # sheetData contents that the fast reader takes
     "sample 1</t></is></c><c r=\"B2\" s=\"5\"><f>'x'!C7-'mean'!C$7</f><v>0.25</v></c></row>",
     '<row r="3"><c r="A3" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="B3" t="b"><v>1</v></c><c r="C3"/></row>',
     '<row r="4"><c r="A4"><f>"a&amp;b&lt;c&gt;"&amp;"&#65;&#x42;"</f><v></v></c></row><row r="5"/>',
-    '<row r="6"><c r="A6" t="str"><f aca="false">T("x")</f><v>x</v></c><c r="B6"><f> =A6 </f></c></row>',
+    '<row r="6"><c r="A6" t="str"><f aca="false">T("x")</f><v>x</v></c><c r="B6"><f>A6</f></c></row>',
     '<row r="7"><c r="A7" s="3" t="s"><v>0</v></c><c r="B7" t="s"><v>1</v></c></row>',  # the book's shared strings
     "",
 ]
@@ -46,6 +46,7 @@ UNUSUAL = [  # sheetData contents it leaves to the hardened parser
     '<row r="1" x15:dyDescent="0.25"><c r="A1"><v>1</v></c></row>',  # an undeclared prefix
     '<row r="1"><c r="A1"><f>A2\x01</f></c></row>',  # a control character XML does not allow
     '<row r="1"><c r="A1"><f>A2\r+1</f></c></row>',  # a parser turns CR into LF
+    '<row r="1"><c r="A1"><f> =A2 </f></c></row>',  # the reader trims a formula's text
     '<row r="1"><c r="A1"><v>\ufffe</v></c></row>',
 ]
 

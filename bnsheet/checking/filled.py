@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..a1 import Area, filled, from_r1c1, to_r1c1
+from ..a1 import Area, filled_rows, from_r1c1, to_r1c1
 from ..reading.stored import Fault
 from ..reading.xlsx import Grid
 
@@ -39,19 +39,24 @@ def formula_fault(grid: Grid) -> Fault | None:
 def _one_formula_filled(area: Area, formulas: list[list[str]]) -> bool:
     """True when every cell holds the first cell's formula filled to its place.
 
-    The text is compared first, a row at a time (the R1C1 form of a million cells is slow to work
-    out); only a cell whose text differs, e.g. written in lower case, has its R1C1 form compared.
+    The text is compared first, a whole row at once (the R1C1 form of a million cells is slow to
+    work out); only in a row whose text differs is each cell's text compared, and only a cell whose
+    text differs, e.g. written in lower case, has its R1C1 form compared.
     """
     form = _form(formulas[0][0], area.top, area.left)
     if form.startswith("{"):
         return all(text == form for row in formulas for text in row)
     rows, cols = range(area.top, area.bottom + 1), range(area.left, area.right + 1)
-    for row, (r, expected) in zip(formulas, zip(rows, filled(form, rows, cols), strict=True), strict=True):
-        if row != expected and any(
-            text != want and _form(text, r, c) != form for c, text, want in zip(cols, row, expected, strict=True)
+    for row, r, expected in zip(formulas, rows, filled_rows(form, rows, cols, _SEPARATOR), strict=True):
+        if _SEPARATOR.join(row) != expected and any(
+            text != want and _form(text, r, c) != form
+            for c, text, want in zip(cols, row, expected.split(_SEPARATOR), strict=True)
         ):
             return False
     return True
+
+
+_SEPARATOR = "\x00"  # between a row's formulas: no formula holds it (XML allows no NUL)
 
 
 def _form(text: str, row: int, col: int) -> str:

@@ -23,14 +23,17 @@ def stale_fault(stored: Stored, recalculated: np.ndarray, tolerance: np.ndarray)
     area = stored.area
     numeric = stored.formulas & ~np.isnan(stored.numbers)
     cached = np.where(numeric, stored.numbers, np.nan)
-    got = np.full(area.shape, np.nan)
     stale = np.zeros(area.shape, dtype=bool)
-    for i, j in zip(*np.nonzero(numeric), strict=True):
-        value = recalculated[i, j]
-        if type(value) is float:
-            got[i, j] = value
-        else:
-            stale[i, j] = True  # a number was cached where the engine finds none
+    if all(type(value) is float for value in recalculated.flat):  # the common case: no look at each cell
+        got = np.where(numeric, recalculated.astype(np.float64), np.nan)
+    else:
+        got = np.full(area.shape, np.nan)
+        for i, j in zip(*np.nonzero(numeric), strict=True):
+            value = recalculated[i, j]
+            if type(value) is float:
+                got[i, j] = value
+            else:
+                stale[i, j] = True  # a number was cached where the engine finds none
     for (i, j), kept in stored.others.items():
         value = recalculated[i, j]
         if stored.formulas[i, j] and not (isinstance(kept, ErrorValue) and isinstance(value, ErrorValue)):

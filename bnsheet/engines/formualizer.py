@@ -15,6 +15,7 @@ import numpy as np
 
 from ..a1 import Area, looks_like_cell
 from ..errors import EngineError, WorkbookError
+from ..limits import MAX_PARTS, MAX_UNPACKED_BYTES
 from ..reading import package
 from ..reading.xlsx import XlsxFile
 from ..values import CellValue, ErrorValue
@@ -85,11 +86,19 @@ def recalculate_bytes(data: bytes, areas: list[Area]) -> dict[Area, np.ndarray]:
 
 
 def _load(package: bytes) -> Any:
-    """formualizer's workbook of an uncompressed package: its limit on input bytes is meant for
-    the compressed file, so it is raised to this package's size (the other limits stay)."""
+    """formualizer's workbook of an uncompressed package. Its own package limits are bnsheet's
+    (limits.py): by default it stops at 256 MiB unpacked, about 4 M formula cells, below what
+    vetting passes and build writes; its limit on input bytes is meant for the compressed file, so
+    it is this package's size."""
     import formualizer as fz
 
-    return fz.load_workbook_bytes(package, load_limits={"max_input_bytes": len(package)})
+    limits = {
+        "max_input_bytes": len(package),
+        "max_expanded_bytes": MAX_UNPACKED_BYTES,
+        "max_part_bytes": MAX_UNPACKED_BYTES,
+        "max_entries": MAX_PARTS,
+    }
+    return fz.load_workbook_bytes(package, load_limits=limits)
 
 
 def _read(book: Any, areas: list[Area]) -> dict[Area, np.ndarray]:

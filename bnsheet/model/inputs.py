@@ -14,6 +14,7 @@ import numpy as np
 from ..a1 import MAX_COLS, MAX_ROWS
 from ..errors import InputError
 from ..layout import BLOCK_LEFT, BLOCK_TOP
+from ..limits import MAX_BLOCK_CELLS
 from .csvinput import read_csv
 from .reference import Array
 
@@ -25,7 +26,6 @@ ArrayLike = Union[Array, "pd.DataFrame", "list[list[float]]", str, Path]
 DEFAULT_N, DEFAULT_D, DEFAULT_SEED, DEFAULT_EPS = 4, 3, 0, 1e-5
 DEFAULT_MOMENTUM, DEFAULT_LR = 0.9, 0.1
 ROW_INPUTS = ("gamma", "beta", "running_mean", "running_var")
-MAX_BLOCK_CELLS = 1 << 20  # N·D: a 1024×1024 layer, 16× the 512×128 benchmark; beyond, a build takes hours
 
 
 @dataclass(frozen=True)

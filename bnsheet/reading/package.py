@@ -11,11 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import WorkbookError
-
-MAX_PARTS = 10_000
-MAX_UNPACKED_BYTES = 1 << 30  # declared sizes of all parts together; the 512×128 workbook is ~50 MB
-MAX_RATIO = 200  # uncompressed / compressed of one large part; our sheets compress ~15×, a bomb ~1000×
-RATIO_FLOOR = 1 << 20  # parts smaller than this may compress as they like
+from ..limits import MAX_PARTS, MAX_RATIO, MAX_UNPACKED_BYTES, RATIO_FLOOR
 
 
 def part_target(target: str, base: str = "xl") -> str:

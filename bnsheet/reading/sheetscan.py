@@ -11,28 +11,30 @@ the part with the hardened parser instead. What it does read, it reads exactly a
 from __future__ import annotations
 
 import re
-from itertools import compress
-from operator import itemgetter
+from itertools import chain, compress, count
+from math import nan
+from operator import itemgetter, not_
 from xml.etree.ElementTree import ParseError
 
+import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 # A cell as found: address, column letters, row digits, type attribute, formula text (without
 # "="), value text and inline string text; "" for any that is absent.
-Found = tuple[str, str, str, str, str, str, str]
+Found = tuple[str, ...]
 
 _CELL = (
     r'<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"(?: s="[0-9]{1,5}")?(?: t="([a-zA-Z]{1,9})")?'
-    r'(?:/>|>(?:<f(?: aca="(?:false|true|0|1)")?>([^<]*)</f>)?(?:<v>([^<]*)</v>)?'
+    r'(?:/>|>(?:<f(?: aca="(?:false|true|0|1)")?>((?![ \t\n=])[^<]*(?<![ \t\n]))</f>)?(?:<v>([^<]*)</v>)?'
     r'(?:<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)'
 )
 _CELLS = re.compile(_CELL)
-# What is left of <sheetData> once the plain cells are taken out: only the rows' tags.
-_ROW_TAGS = re.compile(r'(?:<row(?: [a-zA-Z][a-zA-Z0-9:]{0,30}="[^"<&]*")*(?:/>|></row>))*')
+# One pass over <sheetData>: each plain cell (the groups above), each row's tag (group 8), and any
+# other character (group 9), which makes the part not plain.
+_ROW_TAG = r'<row(?: [a-zA-Z][a-zA-Z0-9:]{0,30}="[^"<&]*")*/?>|</row>'
+_PIECES = re.compile(f"{_CELL}|({_ROW_TAG})|([\\s\\S])")
 _ROW_PREFIXES = re.compile(r"<row[^>]* ([a-zA-Z][a-zA-Z0-9]{0,30}):")  # like x14ac:dyDescent="0.25"
-# A formula text written " =A1 ": its start and end as the plain cell pattern allows them.
-_UNTRIMMED = ("<f> ", "<f>\t", "<f>\n", "<f>=", " </f>", "\t</f>", "\n</f>")
 _DECLARATION = re.compile(rb'<\?xml version="1\.0"(?: encoding="(?i:utf-8)")?(?: standalone="(?:yes|no)")?\?>')
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,6}));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -60,6 +62,8 @@ class PlainCells:
         self.letters = list(map(itemgetter(1), found))
         self.digits = list(map(itemgetter(2), found))
         self.formulas = list(map(itemgetter(4), found))  # "" for none
+        self.kinds = list(map(itemgetter(3), found))  # "" for none: a number
+        self.values = list(map(itemgetter(5), found))  # "" for none
         self.unique = len(set(map(itemgetter(0), found))) == len(found)  # no address appears twice
         self.caches = self._caches()  # some formula cell stores a value (its cached result)
         self._at: dict[str, int] | None = None
@@ -92,6 +96,28 @@ class PlainCells:
             cursor = end
         return starts
 
+    def caches_in(self, starts: list[int], width: int) -> bool:
+        """Whether a formula cell of the block at ``starts`` (see :meth:`rows`) stores a value."""
+        return any(
+            self.value(start + k) is not None
+            for start in starts
+            for k, text in enumerate(self.formulas[start : start + width])
+            if text
+        )
+
+    def numbers(self, starts: list[int], width: int) -> np.ndarray | None:
+        """The block at ``starts`` (see :meth:`rows`) as numbers, NaN where a cell stores none; None
+        unless every value it stores is a number (no type attribute) that float() reads."""
+        kinds, values = self.kinds, self.values
+        if any(any(kinds[start : start + width]) for start in starts):
+            return None
+        texts = list(chain.from_iterable(values[start : start + width] for start in starts))
+        try:
+            numbers = list(map(float, texts)) if all(texts) else [float(text) if text else nan for text in texts]
+        except ValueError:
+            return None
+        return np.array(numbers, dtype=np.float64).reshape(len(starts), width)
+
     def _caches(self) -> bool:
         """Most sheets hold formulas or stored values, not both: those are told apart without a
         look at each cell."""
@@ -108,9 +134,10 @@ class PlainCells:
 
     def value(self, position: int) -> str | None:
         """The value's text; an inline string's for a cell of type inlineStr without a value."""
-        _, _, _, kind, _, value, inline = self.found[position]
+        cell = self.found[position]
+        kind, value = cell[3], cell[5]
         if not value and kind == "inlineStr":
-            value = inline
+            value = cell[6]
         return value or None
 
 
@@ -137,12 +164,15 @@ def scan(data: bytes) -> PlainCells | None:
         return None
     start += len("<sheetData>")
     head, region = text[:start], text[start:end]
-    if "]]>" in region or not _safe_skeleton(head + text[end:]) or not _plain_rows(region, head):
+    if "]]>" in region or not _safe_skeleton(head + text[end:]):
         return None
-    found = _CELLS.findall(region)
-    if "&" in region or "<f " in region or any(edge in region for edge in _UNTRIMMED):
+    pieces = _PIECES.findall(region)
+    found = list(compress(pieces, map(itemgetter(0), pieces)))
+    if not _plain_rows(pieces, found, head):
+        return None
+    if "&" in region or "<f " in region:
         try:
-            found = [_unescaped(*cell) for cell in found]
+            found = [_unescaped(*cell[:7]) for cell in found]
         except _Unusual:
             return None
     return PlainCells(found)
@@ -161,12 +191,30 @@ def _text(data: bytes) -> str | None:
     return None if "\r" in text else text
 
 
-def _plain_rows(region: str, head: str) -> bool:
-    """Between <sheetData> and its end only rows of plain cells, with every prefix a row's
-    attributes use declared in ``head`` (the part before the cells)."""
-    if not _ROW_TAGS.fullmatch(_CELLS.sub("", region)):
+def _plain_rows(pieces: list[Found], found: list[Found], head: str) -> bool:
+    """Between <sheetData> and its end only rows of plain cells (``pieces`` as _PIECES finds them,
+    ``found`` the cells among them), with every prefix a row's attributes use declared in ``head``
+    (the part before the cells)."""
+    if any(map(itemgetter(8), pieces)):
         return False  # something else between the rows or cells: whitespace, comments, other elements
-    return all(f"xmlns:{prefix}=" in head for prefix in set(_ROW_PREFIXES.findall(region)))
+    at = list(compress(count(), map(not_, map(itemgetter(0), pieces)))) if len(found) < len(pieces) else []
+    tags = [(k, pieces[k][7]) for k in at]
+    if pieces and not tags:
+        return False  # cells outside any row
+    inside, after = False, 0  # in a row; where the last row ended
+    for k, tag in tags:
+        if tag == "</row>":
+            if not inside:
+                return False
+            inside, after = False, k + 1
+        elif inside or k != after:
+            return False  # a row within a row, or cells between rows
+        else:
+            inside, after = not tag.endswith("/>"), k + 1
+    if inside or after != len(pieces):
+        return False  # a row left open, or cells after the last row
+    rows = " ".join(tag for _, tag in tags)
+    return all(f"xmlns:{prefix}=" in head for prefix in set(_ROW_PREFIXES.findall(rows)))
 
 
 def _safe_skeleton(skeleton: str) -> bool:

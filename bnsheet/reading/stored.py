@@ -39,15 +39,11 @@ class Stored:
         if not grid.cached and all(None not in row for row in grid.formulas):
             # the common block: all formulas, nothing cached
             return cls(area, fault, np.ones(shape, dtype=bool), np.full(shape, np.nan), {}, False, first)
-        formulas = np.array([[text is not None for text in row] for row in grid.formulas], dtype=bool)
-        numbers = np.full(shape, np.nan)
-        others: dict[tuple[int, int], CellValue] = {}
-        for i, j in np.ndindex(shape):
-            value = grid.value(i, j)
-            if type(value) is float:
-                numbers[i, j] = value
-            elif value is not None:
-                others[(i, j)] = value
+        if all(None not in row for row in grid.formulas):
+            formulas = np.ones(shape, dtype=bool)
+        else:
+            formulas = np.array([[text is not None for text in row] for row in grid.formulas], dtype=bool)
+        numbers, others = grid.stored()
         return cls(area, fault, formulas, numbers, others, grid.cached, first)
 
     def value(self, i: int, j: int) -> CellValue:

@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import WorkbookError
+from ..limits import MAX_FILE_BYTES, MAX_SHEET_CELLS, MAX_WORKBOOK_CELLS
 from .package import check_sizes, part_target
 
-MAX_FILE_BYTES = 256 << 20  # the 512×128 staged workbook is ~5 MB
-MAX_SHEET_CELLS = 1 << 21  # a 1024×1024 block and its labels fit
-MAX_WORKBOOK_CELLS = 1 << 25  # the largest workbook bnsheet builds (N·D = 2^20, ~30 sheets) fits
 _CHUNK = 1 << 22
 _MAX_CARRY = 1 << 20  # one element longer than this (between two end tags) is not a spreadsheet
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
@@ -72,13 +73,17 @@ class Grid:
 
     ``formulas[i][j]`` is the formula text of the cell at block offset (i, j) as stored, without
     the ``=`` (None where a value stands or the cell is empty); ``value(i, j)`` its stored value;
-    ``cached`` says whether any formula cell stores a value (its cached result).
+    ``cached`` says whether any formula cell stores a value (its cached result). ``stored()``
+    gives every stored value at once (see :meth:`stored`); a reader that can work them out
+    faster than a call per cell hands in ``stored_values``.
     """
 
     def __init__(
-        self, area: Area, formulas: list[list[str | None]], value: Callable[[int, int], CellValue], cached: bool
-    ) -> None:
+        self, area: Area, formulas: list[list[str | None]], value: Callable[[int, int], CellValue], cached: bool,
+        stored_values: Callable[[], StoredValues | None] | None = None,
+    ) -> None:  # fmt: skip
         self.area, self.formulas, self.value, self.cached = area, formulas, value, cached
+        self._stored_values = stored_values
 
     @classmethod
     def of(cls, area: Area, cells: Cells) -> Grid:
@@ -93,6 +98,26 @@ class Grid:
 
         cached = any(c is not None and c.has_formula and c.value is not None for row in stored for c in row)
         return cls(area, formulas, value, cached)
+
+    def stored(self) -> StoredValues:
+        """The stored values: numbers as an array (NaN where none is stored), anything else (text,
+        booleans, error values) by block offset."""
+        fast = self._stored_values() if self._stored_values is not None else None
+        if fast is not None:
+            return fast
+        numbers = np.full(self.area.shape, np.nan)
+        others: dict[tuple[int, int], CellValue] = {}
+        for i, j in np.ndindex(self.area.shape):
+            value = self.value(i, j)
+            if type(value) is float:
+                numbers[i, j] = value
+            elif value is not None:
+                others[(i, j)] = value
+        return numbers, others
+
+
+# A block's stored values: numbers (NaN where none), and every other value by block offset.
+StoredValues = tuple["np.ndarray", dict[tuple[int, int], CellValue]]
 
 
 def _stored_text(cell: Cell | None) -> str | None:
@@ -153,6 +178,11 @@ class XlsxFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def forget(self, sheet: str) -> None:
+        """Let go of what was read of ``sheet``; asked for again, it is read again."""
+        self._cells.pop(sheet, None)
+        self._plain.pop(sheet, None)
+
     @property
     def sheet_names(self) -> list[str]:
         return list(self._sheet_parts)
@@ -172,14 +202,10 @@ class XlsxFile:
         letters = [col_letter(c) for c in range(area.left, area.right + 1)]
         starts = plain.rows(area.top, area.bottom, letters)
         if starts is not None:
-            width = len(letters)
-            positions: list[list[int | None]] = [list(range(start, start + width)) for start in starts]
-            texts = plain.formulas
-            formulas = [[text or None for text in texts[start : start + width]] for start in starts]
-        else:
-            rows = range(area.top, area.bottom + 1)
-            positions = [[plain.position(column + str(row)) for column in letters] for row in rows]
-            formulas = [[plain.formula(p) if p is not None else None for p in row] for row in positions]
+            return self._slices(area, plain, starts, len(letters))
+        rows = range(area.top, area.bottom + 1)
+        positions = [[plain.position(column + str(row)) for column in letters] for row in rows]
+        formulas = [[plain.formula(p) if p is not None else None for p in row] for row in positions]
         value_of = self._value_of
 
         def value(i: int, j: int) -> CellValue:
@@ -193,6 +219,23 @@ class XlsxFile:
             if p is not None
         )
         return Grid(area, formulas, value, cached)
+
+    def _slices(self, area: Area, plain: sheetscan.PlainCells, starts: list[int], width: int) -> Grid:
+        """The grid of a block whose rows lie one after another in a plain sheet: a slice per row,
+        and its numbers converted all at once where every stored value is a plain number."""
+        texts = plain.formulas
+        formulas = [[text or None for text in texts[start : start + width]] for start in starts]
+        value_of = self._value_of
+
+        def value(i: int, j: int) -> CellValue:
+            p = starts[i] + j
+            return value_of(plain.kind(p), plain.value(p))
+
+        def stored() -> StoredValues | None:
+            numbers = plain.numbers(starts, width)
+            return None if numbers is None else (numbers, {})
+
+        return Grid(area, formulas, value, plain.caches and plain.caches_in(starts, width), stored)
 
     def _plain_cells(self, sheet: str) -> sheetscan.PlainCells | None:
         """The sheet's cells if its XML has the plain shape (sheetscan), else None."""

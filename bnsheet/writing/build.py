@@ -11,7 +11,7 @@ from ..model import inputs as inputs_module
 from ..model import overflow
 from ..model.inputs import ArrayLike
 from . import exercise as exercise_module
-from .sheets import CachedValues, write
+from .sheets import Recalculate, write
 
 DEFAULT_PATH = Path("output") / "batchnorm.xlsx"
 
@@ -36,7 +36,8 @@ def build(
     progress: bool = False,
     exercise: str | Iterable[str] | None = None,
     force: bool = False,
-    cached_values: CachedValues | None = None,
+    cached: bool = True,
+    recalculate: Recalculate | None = None,
 ) -> Path:
     """Write the staged BatchNorm workbook and return its path.
 
@@ -45,10 +46,10 @@ def build(
     running statistics are updated, ``lr`` the SGD step; ``lang`` ("en" or "ja") every word shown.
     ``exercise`` ("backward", "forward", "all" or node names) leaves those nodes' blocks empty for
     a learner, the task written above each. The file is written atomically; an existing file at
-    ``path`` that bnsheet did not write is replaced only with ``force=True``. ``cached_values``
-    recalculates the draft for the cached values readers that do not recalculate show;
-    :func:`bnsheet.build` hands in formualizer's.
-    Without ``path`` the
+    ``path`` that bnsheet did not write is replaced only with ``force=True``. Every formula cell
+    carries a cached value (``cached=False``: none), what readers that do not recalculate show:
+    the NumPy reference's, or in an exercise workbook what ``recalculate`` computes from the
+    empty blocks (:func:`bnsheet.build` hands in formualizer's). Without ``path`` the
     workbook goes to ``output/batchnorm.xlsx``, the folder made if missing; a folder in a ``path``
     given must exist.
 
@@ -78,8 +79,9 @@ def build(
         path = DEFAULT_PATH
         _make_folder(path.parent)
     return write(
-        Path(path), graph, values, progress=progress, exercise=chosen, force=force, cached_values=cached_values
-    )
+        Path(path), graph, values, progress=progress, exercise=chosen, force=force, cached=cached,
+        recalculate=recalculate,
+    )  # fmt: skip
 
 
 def _make_folder(folder: Path) -> None:

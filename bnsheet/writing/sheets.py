@@ -2,12 +2,11 @@
 input and node, the plots and the checks (plotsheet.py) — and writes the .xlsx atomically, with a defined name for
 every block (SPEC §4), each block's numbers in its kind's number format.
 
-Every formula cell carries a cached value computed from the formulas by the ``cached_values``
-the caller hands in (an engine's recalculation of the draft package; this side imports none), so
-readers that do not recalculate (pandas, previews) show the numbers: the workbook is written once
-in memory, recalculated, and written again with the values. Applications still recalculate on
-open. Above CACHED_VALUES_UP_TO formula cells (beyond 128×64) workbooks are written once, without
-cached values, so that a build stays faster than a bare openpyxl dump of the same formulas.
+Every formula cell carries a cached value, so readers that do not recalculate (pandas, previews)
+show the numbers; applications still recalculate on open. The values are the NumPy reference's
+(cached.py), at every size. An exercise workbook's blocks are empty: the nodes downstream of them
+cache what an engine computes from the empty blocks (``recalculate``, handed in by the caller, who
+owns the engines: this side imports none), so no cached value gives an answer away.
 Every word on a sheet comes from the template, in the graph's language.
 """
 
@@ -22,12 +21,13 @@ from tqdm import tqdm
 
 from ..a1 import Area, cell, col_letter
 from ..layout import BLOCK_LEFT, BLOCK_TOP, HEADER_ROW, LABEL_COL, PARAMS_SHEET, Layout, defined_name
-from ..model import checks, plots, reference
+from ..model import checks, plots
 from ..model.graph import Block, Graph
 from ..model.inputs import Inputs
-from ..values import ErrorValue, Values
+from ..values import Values
 from . import exercise as exercise_module
-from . import ooxml
+from . import ooxml, size
+from .cached import cached_values, reference_values
 from .compile import cell_pattern, param_formula
 from .files import check_target, replacing
 from .front import GRAPH_SHEET, TAB, graph_sheet, link
@@ -40,13 +40,8 @@ Link = tuple[str, str]
 _BACK_LINK_COL = 1  # column A: the link back to the graph sheet
 _BLOCK_WIDTH = 13.0  # a block's columns, wide enough for the numbers in their formats
 _SMALL = 0.01  # a block whose numbers mostly lie below this would show two digits or fewer in 0.0000
-# formula cells: 64×64 has ~70 k, 128×64 ~135 k, 512×128 ~1.1 M. Recalculating for the cached
-# values makes a build about four times slower; beyond 128×64 that is slower than a bare openpyxl
-# dump of the same formulas (benchmarks/scale.py), so larger workbooks go without.
-CACHED_VALUES_UP_TO = 200_000
-
 # Recalculates a draft package (the .xlsx bytes) and returns the values of the given areas.
-CachedValues = Callable[[bytes, list[Area]], Values]
+Recalculate = Callable[[bytes, list[Area]], Values]
 
 
 def write(
@@ -57,32 +52,36 @@ def write(
     progress: bool = False,
     exercise: tuple[str, ...] = (),
     force: bool = False,
-    cached_values: CachedValues | None = None,
+    cached: bool = True,
+    recalculate: Recalculate | None = None,
 ) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
     An interrupted write leaves whatever was at ``path`` before untouched; a file at ``path`` that
     bnsheet did not write is replaced only with ``force``. The ``exercise`` nodes' blocks are left
-    empty, with the task written above them. ``cached_values`` recalculates the draft for the
-    formula cells' cached values; without it (or above CACHED_VALUES_UP_TO) none are written.
+    empty, with the task written above them. With ``cached`` every formula cell carries a cached
+    value: the reference's, or in an exercise workbook what ``recalculate`` computes from the draft
+    with its empty blocks (without ``recalculate``, an exercise workbook caches none).
     """
     path = Path(path)
-    check_target(path, force=force)
     layout = Layout(inputs.n, inputs.d)
+    size.check(graph, layout)
+    check_target(path, force=force)
     book = _Book(graph, inputs, layout, exercise)
-    cached = None
-    areas = book.formula_areas()
+    values: Values | None = None
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
     typeface = ooxml.JAPANESE if graph.lang == "ja" else ooxml.LATIN
     with tqdm(total=total, unit="cell", disable=not progress, desc="build", leave=False) as bar:
-        if cached_values is not None and sum(a.shape[0] * a.shape[1] for a in areas) <= CACHED_VALUES_UP_TO:
+        if cached and not exercise:
+            values = cached_values(graph, inputs, layout, (*book.plots.blocks, *book.checks.blocks), book.reference)
+        elif cached and recalculate is not None:
             bar.set_description("build: cached values")
             draft = io.BytesIO()
             ooxml.write(draft, book.sheets(None), book.names(), graph.title, compress=False)
-            cached = cached_values(draft.getvalue(), areas)
+            values = recalculate(draft.getvalue(), book.formula_areas())
             bar.set_description("build")
         with replacing(path) as temporary, temporary.open("wb") as stream:
-            ooxml.write(stream, book.sheets(cached, bar), book.names(), graph.title, typeface=typeface)
+            ooxml.write(stream, book.sheets(values, bar), book.names(), graph.title, typeface=typeface)
         return path
 
 
@@ -93,7 +92,8 @@ class _Book:
         self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
         self.plots = plots.layout(graph, layout)
         self.checks = checks.layout(graph, layout)
-        self.typical = _typical(inputs)
+        self.reference = reference_values(inputs)
+        self.typical = _typical(self.reference)
 
     def names(self) -> dict[str, str]:
         graph, layout = self.graph, self.layout
@@ -142,15 +142,11 @@ def number_style(graph: Graph, block: Block, typical: float) -> str:
     return ooxml.styled(graph.kind(block), graph.formats.get(kind))
 
 
-def _typical(inputs: Inputs) -> dict[str, float]:
-    """Each input's and node's typical magnitude at the inputs the workbook is built with: the
-    median of its numbers that are not 0 (a ReLU's gradient is mostly 0), 0 when all are."""
-    params = inputs.params()
-    with np.errstate(all="ignore"):  # inputs whose intermediates overflow build all the same (SPEC §17)
-        values = reference.nodes(
-            **inputs.arrays(), eps=params["eps"], momentum=params["momentum"], unbiased=bool(params["unbiased"]),
-            lr=params["lr"],
-        )  # fmt: skip
+def _typical(values: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each input's and node's typical magnitude at the inputs the workbook is built with (the
+    reference's ``values``): the median of its numbers that are not 0 (a ReLU's gradient is
+    mostly 0), 0 when all are."""
+    with np.errstate(all="ignore"):
         magnitudes = {name: np.abs(value[value != 0]) for name, value in values.items()}
         return {name: float(np.median(m)) if m.size else 0.0 for name, m in magnitudes.items()}
 
@@ -300,14 +296,13 @@ def _block_rows(
     block_values = None if cached is None else cached[area]
     for i in range(rows):
         r = BLOCK_TOP + i
-        if block_values is None:
-            cells = [(c, ooxml.Formula(pattern.format(c=letters, r=r)), style) for c, letters in columns]
-        else:
-            row_values = block_values[i]
-            cells = [
-                (c, ooxml.Formula(pattern.format(c=letters, r=r), v, isinstance(v, ErrorValue)), style)
-                for (c, letters), v in zip(columns, row_values, strict=True)
-            ]
+        cells = [
+            (
+                BLOCK_LEFT,
+                ooxml.Filled(pattern, layout.d, None if block_values is None else block_values[i].tolist()),
+                style,
+            )
+        ]
         yield r, [(LABEL_COL, labels[i], "label"), *cells]
         if bar is not None:
             bar.update(layout.d)

@@ -22,7 +22,7 @@ from .shared_strings import SharedStrings
 from .styles import JAPANESE, LATIN, STYLES, Styles, Typeface, styled
 from .theme import theme
 from .workbook import workbook
-from .worksheet import Formula, Sheet, Value, worksheet
+from .worksheet import Filled, Formula, Sheet, Value, worksheet
 
 __all__ = [
     "APPLICATION",
@@ -30,6 +30,7 @@ __all__ = [
     "LATIN",
     "STYLES",
     "Chart",
+    "Filled",
     "Formula",
     "Sheet",
     "Typeface",

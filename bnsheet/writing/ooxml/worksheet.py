@@ -10,6 +10,7 @@ from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 from ...a1 import cell, col_letter
+from ...values import ErrorValue
 from .chart import Chart
 from .namespaces import DECLARATION, MAIN, REL
 from .shared_strings import SharedStrings
@@ -25,7 +26,20 @@ class Formula(NamedTuple):
     error: bool = False  # the cached value is an error code such as #DIV/0!
 
 
-Value = float | int | str | Formula | None
+class Filled(NamedTuple):
+    """A run of formula cells in one row, from the cell's column rightwards: one formula filled,
+    ``pattern`` being its text (``='x'!{c}{r}-'mean'!{c}$7``) with the column letters and the
+    row left open, ``width`` cells wide; each with its cached value (``cached``: one per cell, as
+    :class:`Formula` takes it, an :class:`~bnsheet.values.ErrorValue` for an error; or None for
+    none at all). A block row of a million-cell workbook is
+    written with one ``str.format`` instead of one per cell."""
+
+    pattern: str
+    width: int
+    cached: list[object] | None = None
+
+
+Value = float | int | str | Formula | Filled | None
 
 
 @dataclass
@@ -69,10 +83,14 @@ def worksheet(sheet: Sheet, active: bool, strings: SharedStrings, styles: Styles
         yield "</cols>"
     yield "<sheetData>"
     letters = _Letters()
+    runs = _Runs(letters)
     for row, cells in sheet.rows:
         yield f'<row r="{row}">'
         for col, value, style in cells:
-            yield _cell(f"{letters[col]}{row}", value, styles[style], strings)
+            if isinstance(value, Filled):
+                yield runs.cells(row, col, value, styles[style])
+            else:
+                yield _cell(f"{letters[col]}{row}", value, styles[style], strings)
         yield "</row>"
     yield "</sheetData>"
     if sheet.links:
@@ -96,6 +114,49 @@ class _Letters(dict[int, str]):
         return self[col]
 
 
+class _Runs(dict[tuple[str, int, int, int, bool], str]):
+    """The XML of a filled run as one format string per (pattern, column, width, style, cached):
+    ``{0}`` the row, ``{1}``… the cached numbers."""
+
+    def __init__(self, letters: _Letters) -> None:
+        super().__init__()
+        self.letters = letters
+
+    def cells(self, row: int, col: int, run: Filled, style: int) -> str:
+        cached = run.cached
+        if cached is not None and not all(type(v) is float for v in cached):  # not all numbers: one by one
+            s = f' s="{style}"' if style else ""
+            texts = (run.pattern.format(c=self.letters[col + k], r=row) for k in range(run.width))
+            return "".join(
+                _formula_cell(f"{self.letters[col + k]}{row}", s, _cached(text, v))
+                for k, (text, v) in enumerate(zip(texts, cached, strict=True))
+            )
+        key = (run.pattern, col, run.width, style, cached is not None)
+        template = self.get(key)
+        if template is None:
+            template = self[key] = self._template(*key)
+        return template.format(row, *cached) if cached is not None else template.format(row)
+
+    def _template(self, pattern: str, col: int, width: int, style: int, cached: bool) -> str:
+        s = f' s="{style}"' if style else ""
+        pieces = []
+        for k in range(width):
+            letters = self.letters[col + k]
+            # the row as a character no formula can hold (XML allows no NUL), made {0} once escaped
+            formula = Formula(pattern.format(c=letters, r="\x00"), 0.0 if cached else None)
+            cell = _formula_cell(f"{letters}\x00", s, formula)
+            cell = cell.replace("{", "{{").replace("}", "}}").replace("\x00", "{0}")
+            pieces.append(cell.replace("<v>0.0</v>", f"<v>{{{k + 1}}}</v>") if cached else cell)
+        return "".join(pieces)
+
+
+def _cached(text: str, value: object) -> Formula:
+    """A formula cell with a cached value of any kind: a number, text, a boolean, an error or none."""
+    if value is None or isinstance(value, (float, bool, str)):
+        return Formula(text, value, isinstance(value, ErrorValue))
+    return Formula(text, float(value))  # type: ignore[arg-type]  # a NumPy number
+
+
 def _cell(ref: str, value: Value, style: int, strings: SharedStrings) -> str:
     s = f' s="{style}"' if style else ""
     if value is None:
@@ -104,6 +165,7 @@ def _cell(ref: str, value: Value, style: int, strings: SharedStrings) -> str:
         return _formula_cell(ref, s, value)
     if isinstance(value, str):
         return f'<c r="{ref}"{s} t="s"><v>{strings.index(value)}</v></c>'
+    assert not isinstance(value, Filled)  # a run is written by _Runs
     return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
 
 
