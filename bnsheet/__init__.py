@@ -22,6 +22,9 @@ from .version import __version__
 from .writing import build as _building
 
 build = update_wrapper(partial(_building.build, cached_values=_formualizer.recalculate_bytes), _building.build)
+build_class = update_wrapper(
+    partial(_building.build_class, cached_values=_formualizer.recalculate_bytes), _building.build_class
+)
 
 __all__ = [
     "__version__",
@@ -34,6 +37,7 @@ __all__ = [
     "TemplateError",
     "WorkbookError",
     "build",
+    "build_class",
     "grade",
     "grade_all",
     "reference",

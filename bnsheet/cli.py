@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import build, engines
+from . import build, build_class, engines
 from .checking.verify import verify
 from .errors import BnsheetError, InputError
 from .experiment import training
@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
     )
     b.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="with --exercise: one workbook per student of this CSV (ids in a column named id, or the first), "
+        "each with its own inputs, written to -o FOLDER/<id>.xlsx",
+    )
+    b.add_argument(
         "--from-experiment",
         action="store_true",
         help="x, gamma, beta, dout from a real batch of the experiment's network (--d: how many features)",
@@ -188,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     given = {"x": args.x, "gamma": args.gamma, "beta": args.beta, "dout": args.dout}
+    if args.roster is not None:
+        return _build_class(args, given)
     source = ""
     if args.from_experiment:
         clashing = [f"--{name}" for name, value in [("n", args.n), *given.items()] if value is not None]
@@ -220,6 +228,24 @@ def _build(args: argparse.Namespace) -> int:
         **given,
     )
     print(f"wrote {path}{source}")
+    return 0
+
+
+def _build_class(args: argparse.Namespace, given: dict[str, str | None]) -> int:
+    """One workbook per student of the roster, into the folder -o names."""
+    drawn = [f"--{name}" for name, value in given.items() if value is not None]
+    drawn += [f"--{n}" for n in ("running-mean", "running-var") if getattr(args, n.replace("-", "_")) is not None]
+    drawn += ["--from-experiment"] * args.from_experiment + ["--force"] * args.force
+    drawn += ["--seed"] * (args.seed != DEFAULT_SEED)
+    if args.exercise is None or args.output is None:
+        raise InputError("--roster writes a class's exercise workbooks: give --exercise NODES and -o FOLDER")
+    if drawn:
+        raise InputError(f"--roster draws each student's inputs from the student's own seed; drop {', '.join(drawn)}")
+    paths = build_class(
+        args.output, args.roster, exercise=args.exercise, n=args.n, d=args.d, eps=args.eps, momentum=args.momentum,
+        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args),
+    )  # fmt: skip
+    print(f"wrote {len(paths)} workbooks to {args.output}")
     return 0
 
 

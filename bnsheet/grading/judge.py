@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..values import CellValue, ErrorValue
 
 SHOWN = 5  # wrong cells listed per node
 _NAMED = re.compile(r"(?<![A-Za-z0-9_.!])bn_([A-Za-z0-9_]+)", re.I)
+_CALLS = re.compile(r"\b(?:INDIRECT|OFFSET|INDEX|COLUMN|ROW)\s*\(", re.I)  # may read cells without an A1 reference
 
 
 @dataclass
@@ -47,12 +49,22 @@ class Judge:
         self.book, self.graph, self.areas = book, graph, areas
         self.rows_of = {area.sheet: area.shape[0] for area in areas.values()}
 
-    def expect(self, inputs: Inputs) -> None:
-        """Take the workbook's inputs: the reference values and tolerances follow from them."""
+    def expect(self, inputs: Inputs, trials: Sequence[Inputs] = ()) -> None:
+        """Take the workbook's inputs and the hidden trials': the reference values and tolerances
+        follow from them (a node's ``error_scale`` as verify takes it)."""
         self.inputs = inputs
-        self.expected = expected_nodes(inputs)
-        self.tolerance = tolerances(inputs, self.expected)
+        self.sets = [expected_nodes(one) for one in (inputs, *trials)]
+        self.tolerances = [self._tolerances(one, expected) for one, expected in zip((inputs, *trials), self.sets)]
+        self.expected, self.tolerance = self.sets[0], self.tolerances[0]
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
+
+    def _tolerances(self, inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """verify's tolerances; a node that is all rounding (dx_diff) takes its error_scale node's."""
+        tolerance = tolerances(inputs, expected)
+        for block in self.graph.nodes:
+            if block.error_scale:
+                tolerance[block.name] = np.maximum(tolerance[block.name], tolerance[block.error_scale])
+        return tolerance
 
     def positions(self, typed: list[str]) -> list[str]:
         """The sheets of ``typed`` nodes whose formulas take COLUMN or ROW of one cell."""
@@ -89,7 +101,9 @@ class Judge:
         on_sheet = {block for block, a in self.areas.items() if a.sheet in sheets}
         return (on_sheet | (named & set(self.areas))) - {name}
 
-    def __call__(self, name: str, got: np.ndarray) -> NodeGrade:
+    def __call__(self, name: str, runs: Sequence[np.ndarray]) -> NodeGrade:
+        """The verdict on block ``name`` from its values at the workbook's inputs and at each trial."""
+        got = runs[0]
         area, expected, tolerance = self.areas[name], self.expected[name], self.tolerance[name]
         result = NodeGrade(name, area.sheet, f"{expected.shape[0]}x{expected.shape[1]}", cells=expected.size)
         if area.shape != expected.shape:
@@ -110,9 +124,31 @@ class Judge:
             _constants(result, area, typed)
             if result.status == "wrong" and not right.all():
                 self._diagnose(result, area, grid, numbers, right)
-            elif result.status == "correct":
+            if result.status == "correct":
+                self._at_trials(result, area, grid, runs)
+            if result.status == "correct":
                 _filled(result, typed)
         return result
+
+    def _at_trials(self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], runs: Sequence[np.ndarray]) -> None:
+        """Right at the shown inputs, judged again at each hidden trial: numbers typed as formulas
+        (=1.76) or formulas right only by coincidence fail there. The trials' numbers are not shown."""
+        for k, got in enumerate(runs[1:], start=1):
+            bad = ~(np.abs(agreement.numbers(got) - self.sets[k][result.node]) <= self.tolerances[k][result.node])
+            if not bad.any():
+                continue
+            result.status, result.wrong_cells = "wrong", int(bad.sum())
+            cells = [(i, j) for i, j in zip(*np.nonzero(bad), strict=True)]
+            fixed = [(i, j) for i, j in cells if _constant(grid[i][j])]
+            where = _listed([area.address(i, j) for i, j in cells])
+            if len(fixed) == len(cells):
+                result.note(
+                    f"typed numbers, not formulas: {where} hold(s) no reference, so the right numbers "
+                    "at these inputs do not follow when an input changes"
+                )
+            else:
+                result.note(f"right only for these inputs: at other inputs {where} compute(s) the wrong numbers")
+            return
 
     def _diagnose(
         self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: np.ndarray, right: np.ndarray
@@ -158,6 +194,16 @@ class Judge:
         if rows:
             return "a reference that should keep its row with $ (C$7) moves when filled down"
         return "a reference pinned with $ before its column ($C) stays put when filled right"
+
+
+def _constant(cell: Cell | None) -> bool:
+    """A formula that reads no cell and no name (=1.76, =2*0.88): a number typed as a formula."""
+    formula = cell.formula if cell is not None else None
+    return formula is not None and not references(formula) and not _NAMED.search(formula) and not _CALLS.search(formula)
+
+
+def _listed(addresses: list[str]) -> str:
+    return ", ".join(addresses[:SHOWN]) + (f" … ({len(addresses)} cells)" if len(addresses) > SHOWN else "")
 
 
 def _typed(cell: Cell | None) -> bool:

@@ -14,7 +14,7 @@ Every word on a sheet comes from the template, in the graph's language.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,7 @@ def write(
     exercise: tuple[str, ...] = (),
     force: bool = False,
     cached_values: CachedValues | None = None,
+    recorded: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
@@ -65,11 +66,12 @@ def write(
     bnsheet did not write is replaced only with ``force``. The ``exercise`` nodes' blocks are left
     empty, with the task written above them. ``cached_values`` recalculates the draft for the
     formula cells' cached values; without it (or above CACHED_VALUES_UP_TO) none are written.
+    ``recorded`` adds defined names (name: formula), such as a roster's student and seed.
     """
     path = Path(path)
     check_target(path, force=force)
     layout = Layout(inputs.n, inputs.d)
-    book = _Book(graph, inputs, layout, exercise)
+    book = _Book(graph, inputs, layout, exercise, recorded or {})
     cached = None
     areas = book.formula_areas()
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
@@ -89,8 +91,11 @@ def write(
 class _Book:
     """The sheets of one workbook; built twice, without and then with the cached values."""
 
-    def __init__(self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...]) -> None:
+    def __init__(
+        self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...], recorded: Mapping[str, str]
+    ) -> None:
         self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
+        self.recorded = recorded
         self.plots = plots.layout(graph, layout)
         self.typical = _typical(inputs)
 
@@ -101,7 +106,7 @@ class _Book:
         names |= {defined_name(b.name): b.area.absolute() for b in self.plots.blocks if not b.text}
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
-        return names
+        return names | dict(self.recorded)
 
     def formula_areas(self) -> list[Area]:
         """Every area of formula cells: the nodes, the parameters that are formulas, the plot tables."""
