@@ -13,11 +13,14 @@ from . import build, build_class, engines
 from .checking.verify import verify
 from .errors import BnsheetError, InputError
 from .experiment import training
-from .grading.gradebook import grade_all
+from .grading import feedback
+from .grading.gradebook import grade_all, submissions
 from .model.graph import LANGUAGES
 from .model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .version import __version__
+from .writing import roster
 from .writing.build import DEFAULT_PATH
+from .writing.files import replacing
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -145,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
     g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
     g.add_argument("paths", nargs="+", metavar="PATH")
     g.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    g.add_argument(
+        "--roster", metavar="CSV", help="the class's roster: each file's inputs checked against the students'"
+    )
+    g.add_argument("--gradebook", metavar="CSV", help="also write a gradebook to import into an LMS: a row per student")
+    g.add_argument("--feedback", metavar="DIR", help="also write per submission a copy marked with what is wrong")
     form = g.add_mutually_exclusive_group()
     form.add_argument("--csv", action="store_true", help="print one CSV row per file and node")
     form.add_argument("--json", action="store_true", help="print one JSON record per file and node")
@@ -251,7 +259,19 @@ def _build_class(args: argparse.Namespace, given: dict[str, str | None]) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     """Grade, print, and say 0 all correct, 1 something is not, 2 no file could be graded."""
-    book = grade_all(args.paths, engine=args.engine)
+    students = roster.read(args.roster) if args.roster is not None else None
+    gradebook = Path(args.gradebook) if args.gradebook is not None else None
+    if gradebook is not None and (gradebook.exists() or not gradebook.parent.is_dir()):
+        state = "exists already; choose a new name" if gradebook.exists() else "is in a folder that does not exist"
+        raise InputError(f"--gradebook {gradebook}: {state}")
+    if args.feedback is not None:
+        feedback.check_folder(Path(args.feedback), submissions(args.paths))
+    book = grade_all(args.paths, engine=args.engine, roster=students)
+    if gradebook is not None:
+        with replacing(gradebook) as temporary:
+            temporary.write_text(book.to_lms_csv(), encoding="utf-8")
+    if args.feedback is not None:
+        feedback.write_all(book, Path(args.feedback))
     if not book.grades:
         for _, reason in book.unusable:
             print(f"bnsheet: {reason}", file=sys.stderr)

@@ -19,6 +19,7 @@ import numpy as np
 from .. import engines, tables
 from ..a1 import Area
 from ..engines.substitute import substitute
+from ..errors import WorkbookError
 from ..layout import defined_name
 from ..model import trials as model_trials
 from ..model.graph import Graph, load
@@ -102,6 +103,11 @@ def grade(
     engine = engine or engines.default()
     engines.require(engine)
     path = Path(path)
+    if path.suffix.lower() == ".ods":
+        raise WorkbookError(
+            f"{path}: an OpenDocument spreadsheet (.ods), which grade does not read: save it as .xlsx "
+            "(LibreOffice: File > Save As, Excel 2007-365)"
+        )
     vetting.vet(path)
     with XlsxFile(path) as book:
         located = locate(book, graph)
@@ -202,8 +208,9 @@ def _judge_each_on_its_own(
 
 
 def _cells_text(cells: list[tuple[str, float, Any]]) -> str:
-    return ", ".join(f"{address} expected {expected:.6g} got {_value(got)}" for address, expected, got in cells)
+    return ", ".join(f"{address} expected {expected:.6g} got {shown(got)}" for address, expected, got in cells)
 
 
-def _value(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A cell's value as a grade shows it: 6 significant digits, ``empty`` for nothing."""
     return f"{value:.6g}" if isinstance(value, float) else ("empty" if value is None else str(value))

@@ -54,7 +54,9 @@ class Judge:
         follow from them (a node's ``error_scale`` as verify takes it)."""
         self.inputs = inputs
         self.sets = [expected_nodes(one) for one in (inputs, *trials)]
-        self.tolerances = [self._tolerances(one, expected) for one, expected in zip((inputs, *trials), self.sets)]
+        self.tolerances = [
+            self._tolerances(one, expected) for one, expected in zip((inputs, *trials), self.sets, strict=True)
+        ]
         self.expected, self.tolerance = self.sets[0], self.tolerances[0]
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
 
@@ -130,7 +132,9 @@ class Judge:
                 _filled(result, typed)
         return result
 
-    def _at_trials(self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], runs: Sequence[np.ndarray]) -> None:
+    def _at_trials(
+        self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], runs: Sequence[np.ndarray]
+    ) -> None:
         """Right at the shown inputs, judged again at each hidden trial: numbers typed as formulas
         (=1.76) or formulas right only by coincidence fail there. The trials' numbers are not shown."""
         for k, got in enumerate(runs[1:], start=1):

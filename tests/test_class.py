@@ -1,0 +1,206 @@
+"""Grading a class: a roster's workbooks built with the command line, filled with openpyxl as
+learners would (right, typed numbers, copied, edited), graded with a real engine.
+
+Expected numbers come from the NumPy reference on the inputs read back from each file with
+openpyxl, never from the grader.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+from test_cli import run_here as run
+from test_grade import COLS, CORRECT, submit
+
+import bnsheet
+from bnsheet.grading.grade import grade
+from bnsheet.grading.gradebook import grade_all
+from bnsheet.writing.roster import read as read_roster
+
+IDS = ["17", "18", "ann-b", "c.d", "19", "20"]
+BACKWARD = ",".join(CORRECT)
+
+
+@pytest.fixture(scope="module")
+def roster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("roster")
+    (folder / "roster.csv").write_text("name,ID,email\n" + "".join(f"N{k},{s},{s}@x\n" for k, s in enumerate(IDS)))
+    return folder / "roster.csv"
+
+
+@pytest.fixture(scope="module")
+def klass(roster: Path) -> Path:
+    """The class's blank workbooks, built by the command line: klass/<id>.xlsx."""
+    target = roster.parent / "class"
+    made = run("build", "--exercise", "backward", "--roster", str(roster), "-o", str(target), "--n", "4", "--d", "3")
+    assert made.returncode == 0 and made.stdout == f"wrote {len(IDS)} workbooks to {target}\n", made.stderr
+    return target
+
+
+def inputs_of(path: Path) -> dict[str, np.ndarray]:
+    book = openpyxl.load_workbook(path)
+    rows = {"x": 4, "dout": 4, "gamma": 1, "beta": 1, "running_mean": 1, "running_var": 1}
+    return {
+        name: np.array([[book[name][f"{c}{r}"].value for c in COLS] for r in range(7, 7 + count)], dtype=float)
+        for name, count in rows.items()
+    }
+
+
+def expected_of(path: Path) -> dict[str, np.ndarray]:
+    i = inputs_of(path)
+    return bnsheet.reference.nodes(i["x"], i["gamma"], i["beta"], i["dout"], 1e-5)
+
+
+def names_of(path: Path) -> dict[str, str]:
+    return {name: d.attr_text for name, d in openpyxl.load_workbook(path).defined_names.items()}
+
+
+def learner(klass: Path, student: str, target: Path, **changes: object) -> Path:
+    """Student ``student``'s own workbook, filled right except ``changes`` (as test_grade.submit)."""
+    return submit(klass / f"{student}.xlsx", target / f"{student}.xlsx", **changes)  # type: ignore[arg-type]
+
+
+def test_each_student_gets_own_inputs_from_a_seed_of_id_and_exercise(klass):
+    assert sorted(p.name for p in klass.iterdir()) == sorted(f"{s}.xlsx" for s in IDS)
+    xs = {s: inputs_of(klass / f"{s}.xlsx")["x"] for s in IDS}
+    assert len({x.tobytes() for x in xs.values()}) == len(IDS)
+    names = names_of(klass / "17.xlsx")
+    assert names["bn_student"] == '"17"' and names["bn_exercise"] == f'"{BACKWARD}"'
+    # the seed is SHA-256 of "bnsheet roster", the exercise and the id (SPEC §13), its first 31 bits
+    digest = hashlib.sha256(f"bnsheet roster\0{BACKWARD}\0{17}".encode()).digest()
+    assert int(names["bn_seed"]) == int.from_bytes(digest[:4], "big") >> 1
+
+
+def test_the_same_roster_gives_the_same_inputs_in_another_process(klass, roster, tmp_path):
+    """Not Python's hash(): a process with another PYTHONHASHSEED draws the same numbers."""
+    env = os.environ | {"PYTHONHASHSEED": "12345"}
+    command = [sys.executable, "-m", "bnsheet", "build", "--exercise", "backward", "--roster", str(roster),
+               "-o", str(tmp_path / "again"), "--n", "4", "--d", "3"]  # fmt: skip
+    subprocess.run(command, check=True, env=env, capture_output=True, cwd=Path(bnsheet.__file__).parents[1])
+    for student in IDS:
+        again = inputs_of(tmp_path / "again" / f"{student}.xlsx")["x"]
+        assert np.array_equal(inputs_of(klass / f"{student}.xlsx")["x"], again)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("id\n17\n18\n17\n", ", row 4: the id '17' is also in row 2"),
+        ("id\nAnn\nann\n", ", row 3: the id 'ann' is also in row 2"),
+        ("name,id\nA,17\nB,\n", ", row 3: no id"),
+        ("Student ID,name\n17,A\n", ", row 1: the id 'Student ID' cannot be a file name"),
+        ("id\n../17\n", ", row 2: the id '../17' cannot be a file name"),
+        ("id\n", ": no students in it"),
+    ],
+)
+def test_a_bad_roster_is_one_line_naming_the_row(tmp_path, text, message):
+    (tmp_path / "r.csv").write_text(text)
+    made = run("build", "--exercise", "dmu", "--roster", str(tmp_path / "r.csv"), "-o", str(tmp_path / "c"))
+    assert made.returncode == 2 and made.stderr.startswith(f"bnsheet: --roster {tmp_path / 'r.csv'}{message}")
+    assert made.stderr.count("\n") == 1 and not (tmp_path / "c").exists()
+
+
+def test_a_roster_build_never_replaces_a_file(roster, tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "18.xlsx").write_text("a learner's work")
+    made = run("build", "--exercise", "dmu", "--roster", str(roster), "-o", str(tmp_path / "c"))
+    refused = f"bnsheet: {tmp_path / 'c' / '18.xlsx'} exists already; build a class into a new or empty folder\n"
+    assert made.returncode == 2 and made.stderr == refused
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["18.xlsx"]
+    assert (tmp_path / "c" / "18.xlsx").read_text() == "a learner's work"
+
+
+def test_a_roster_draws_the_inputs_itself(roster, tmp_path):
+    made = run("build", "--exercise", "dmu", "--roster", str(roster), "-o", str(tmp_path / "c"), "--seed", "3")
+    assert made.returncode == 2 and "drop --seed" in made.stderr and not (tmp_path / "c").exists()
+    made = run("build", "--roster", str(roster), "-o", str(tmp_path / "c"))
+    assert made.returncode == 2 and "give --exercise NODES and -o FOLDER" in made.stderr
+
+
+def test_grade_tells_own_copied_and_edited_inputs(klass, roster, tmp_path):
+    folder = tmp_path / "submitted"
+    learner(klass, "17", folder)
+    shutil.copy(learner(klass, "17", tmp_path / "other"), folder / "18.xlsx")  # 18 hands in 17's file
+    edited = learner(klass, "19", folder)
+    book = openpyxl.load_workbook(edited)
+    book["x"]["C7"] = 1.5
+    book.save(edited)
+    graded = grade_all([folder], roster=read_roster(roster))
+    files = graded.scores.set_index("student")
+    assert files.loc["17", "inputs"] == "own" and files.loc["17", "score"] == 1.0
+    assert files.loc["18", "inputs"] == "of student 17"
+    assert files.loc["19", "inputs"] == "edited"
+    # without the roster, a file still checks its recorded student's inputs
+    alone = grade(edited)
+    assert (alone.student, alone.inputs) == ("19", "edited")
+
+
+def test_numbers_typed_as_formulas_are_wrong_at_the_hidden_trials(klass, tmp_path):
+    path = klass / "20.xlsx"
+    right = expected_of(path)["dxmu1"]
+    typed = learner(klass, "20", tmp_path, dxmu1=lambda r, c: f"={float(right[r - 7, COLS.index(c)])!r}")
+    dxmu1 = {g.node: g for g in grade(typed).nodes}
+    status, diagnosis = dxmu1["dxmu1"].status, dxmu1["dxmu1"].diagnosis
+    assert status == "wrong" and diagnosis.startswith("typed numbers, not formulas: C7, D7, E7, C8, D8 … (12 cells)")
+    assert dxmu1["dxmu1"].wrong == [] and dxmu1["dxmu1"].wrong_cells == 12  # the trials' numbers are not shown
+    others = {g.node: g.status for g in dxmu1.values() if g.node != "dxmu1"}
+    assert set(others.values()) == {"correct"}, others  # dx1 and the rest: judged with the expected dxmu1
+
+
+def test_a_formula_right_only_for_these_inputs_is_wrong(klass, tmp_path):
+    """eps typed as 1e-05 instead of read from bn_eps: the trials draw another eps."""
+    path = learner(klass, "ann-b", tmp_path, dvar="=dsqrtvar!{c}$7*0.5*(var!{c}$7+0.00001)^-0.5")
+    graded = {g.node: g for g in grade(path).nodes}
+    assert graded["dvar"].status == "wrong"
+    assert graded["dvar"].diagnosis.startswith("right only for these inputs: at other inputs C7")
+    assert all(g.status == "correct" for name, g in graded.items() if name != "dvar"), {
+        name: (g.status, g.diagnosis) for name, g in graded.items()
+    }  # a mistake counts once, at the trials too
+
+
+def test_a_one_feature_workbook_catches_typed_numbers(tmp_path):
+    path = bnsheet.build(tmp_path / "d1.xlsx", n=4, d=1, seed=2, exercise="dmu")
+    i = inputs_of_d1(path)
+    dmu = bnsheet.reference.nodes(i["x"], i["gamma"], i["beta"], i["dout"], 1e-5)["dmu"]
+    book = openpyxl.load_workbook(path)
+    book["dmu"]["C7"] = f"={float(dmu[0, 0])!r}"
+    book.save(path)
+    (g,) = grade(path).nodes
+    assert g.status == "wrong" and g.diagnosis.startswith("typed numbers, not formulas: C7")
+
+
+def inputs_of_d1(path: Path) -> dict[str, np.ndarray]:
+    book = openpyxl.load_workbook(path)
+    rows = {"x": 4, "dout": 4, "gamma": 1, "beta": 1}
+    return {
+        name: np.array([[book[name][f"C{r}"].value] for r in range(7, 7 + k)], dtype=float) for name, k in rows.items()
+    }
+
+
+def test_the_gradebook_has_a_row_per_roster_student(klass, roster, tmp_path):
+    folder = tmp_path / "submitted"
+    learner(klass, "17", folder)
+    learner(klass, "18", folder, dmu="=SUM(dx1!{c}$7:{c}$10)")
+    (folder / "19.xlsx").write_text("not a workbook")
+    gradebook = tmp_path / "gradebook.csv"
+    graded = run("grade", str(folder), "--roster", str(roster), "--gradebook", str(gradebook), "--csv")
+    assert graded.returncode == 1, graded.stderr
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(gradebook.read_text()))}
+    assert list(rows) == IDS
+    assert (rows["17"]["score"], rows["17"]["out_of"], rows["17"]["status"]) == ("14", "14", "graded")
+    assert (rows["18"]["score"], rows["18"]["dmu"], rows["18"]["dxhat"]) == ("13", "wrong", "correct")
+    assert rows["19"]["status"] == "unusable" and "not an .xlsx workbook" in rows["19"]["reason"]
+    assert rows["20"]["status"] == "missing" and rows["20"]["score"] == "0"
+    again = run("grade", str(folder), "--roster", str(roster), "--gradebook", str(gradebook))
+    assert again.returncode == 2
+    assert again.stderr == f"bnsheet: --gradebook {gradebook}: exists already; choose a new name\n"
