@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
+from openpyxl.worksheet.formula import ArrayFormula
 from test_cli import run_here as run
-from test_grade import COLS, CORRECT, submit
+from test_grade import COLS, CORRECT, ROWS, submit
 
 import bnsheet
 from bnsheet.grading.grade import grade
@@ -204,3 +205,98 @@ def test_the_gradebook_has_a_row_per_roster_student(klass, roster, tmp_path):
     again = run("grade", str(folder), "--roster", str(roster), "--gradebook", str(gradebook))
     assert again.returncode == 2
     assert again.stderr == f"bnsheet: --gradebook {gradebook}: exists already; choose a new name\n"
+
+
+@pytest.fixture(scope="module")
+def blank(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bnsheet.build(tmp_path_factory.mktemp("blank") / "blank.xlsx", n=4, d=3, seed=0, exercise="backward")
+
+
+def one_node(path: Path, node: str, engine: str = "formualizer", trials: int = 3) -> tuple[str, str]:
+    found = next(g for g in grade(path, engine=engine, trials=trials).nodes if g.node == node)
+    return found.status, found.diagnosis
+
+
+DXHAT = "=gamma!{c}$7*dout!{c}{r}"
+
+
+@pytest.mark.parametrize(
+    "fill, said",
+    [
+        (lambda r, c: DXHAT.format(c=c, r=9 if r == 10 else r), "only row 10 (the last row) is wrong"),
+        (lambda r, c: DXHAT.format(c="D" if c == "E" else c, r=r), "only column E (the last column) is wrong"),
+        (lambda r, c: DXHAT.format(c=c, r=r) + ("*2" if (r, c) == (8, "D") else ""), "only D8 is wrong"),
+        (lambda r, c: DXHAT.format(c=c, r=r) + ("*2" if r == 8 else ""), "only row 8 is wrong"),
+    ],
+    ids=["last-row", "last-column", "one-cell", "a-middle-row"],
+)
+def test_the_wrong_row_column_or_cell_is_named_as_it_is(blank, tmp_path, fill, said):
+    status, diagnosis = one_node(submit(blank, tmp_path / "s.xlsx", dxhat=fill), "dxhat")
+    assert status == "wrong" and diagnosis.startswith(said) and "$" not in diagnosis, diagnosis
+
+
+def test_a_row_block_with_only_its_first_cell_filled_is_incomplete_not_a_pin(blank, tmp_path):
+    path = submit(blank, tmp_path / "s.xlsx", dmu=lambda r, c: "=-SUM(dx1!C$7:C$10)" if c == "C" else None)
+    status, diagnosis = one_node(path, "dmu")
+    assert (status, diagnosis) == ("wrong", "incomplete: 2 cell(s) empty: D7, E7 (fill the formula over C7:E7)")
+
+
+RANGE_PRODUCT = "=SUM(dgammax!{c}7:{c}10*xhat!{c}7:{c}10)"
+
+
+def test_range_arithmetic_outside_an_array_formula_depends_on_the_application(blank, tmp_path):
+    status, diagnosis = one_node(submit(blank, tmp_path / "s.xlsx", dgamma=RANGE_PRODUCT), "dgamma")
+    assert status == "app-dependent"
+    assert diagnosis.startswith("=SUM(dgammax!C7:C10*xhat!C7:C10) computes with the range dgammax!C7:C10 outside")
+    assert "LibreOffice, Gnumeric and Excel 2019 or older take one cell" in diagnosis and "SUMPRODUCT" in diagnosis
+    fixed = submit(blank, tmp_path / "f.xlsx", dgamma="=SUMPRODUCT(dgammax!{c}7:{c}10*xhat!{c}7:{c}10)")
+    assert one_node(fixed, "dgamma") == ("correct", "")
+
+
+@pytest.mark.apps("soffice")
+def test_libreoffice_shows_other_numbers_for_range_arithmetic(blank, tmp_path):
+    """What the status warns of: LibreOffice intersects, so its numbers are not the reference's."""
+    path = submit(blank, tmp_path / "s.xlsx", dgamma=RANGE_PRODUCT)
+    status, diagnosis = one_node(path, "dgamma", "libreoffice", trials=0)  # trials: 4 runs of LibreOffice more
+    assert status == "wrong" and "implicit intersection" in diagnosis
+
+
+def cse_over_block(blank: Path, target: Path) -> Path:
+    """dxhat as one array formula over C7:E10, saved as Excel saves it: the formula in C7, the
+    results as values in the other cells (here numbers that are not the results, which an engine
+    must not read)."""
+    path = submit(blank, target, dxhat=None)
+    book = openpyxl.load_workbook(path)
+    book["dxhat"]["C7"] = ArrayFormula("C7:E10", "=dgammax!C7:E10*gamma!C7:E7")
+    for r in ROWS:
+        for c in COLS:
+            if (r, c) != (7, "C"):
+                book["dxhat"][f"{c}{r}"] = 0.5
+    book.save(path)
+    return path
+
+
+def test_an_array_formula_over_the_block_is_graded_like_any_formula(blank, tmp_path):
+    assert one_node(cse_over_block(blank, tmp_path / "s.xlsx"), "dxhat") == ("correct", "")
+
+
+def test_a_circular_reference_is_an_error_whatever_the_engine_computes(blank, tmp_path):
+    path = submit(blank, tmp_path / "s.xlsx", dx1="=dxmu1!{c}{r}+dxmu2!{c}{r}+0*dmu!{c}$7")
+    engines = ["formualizer"] + (["gnumeric"] if shutil.which("ssconvert") else [])
+    for engine in engines:
+        status, diagnosis = one_node(path, "dx1", engine)
+        assert status == "error" and "circular reference" in diagnosis, engine
+
+
+def test_dx_diff_on_a_near_constant_input_is_judged_with_dx_tolerance(tmp_path):
+    """dx_diff is all rounding; where x is nearly constant, its cells are far above the RTOL of
+    their own (tiny) scale, but within dx's."""
+    rng = np.random.default_rng(5)
+    x = 1000.0 + rng.standard_normal((4, 3)) * 1e-6
+    path = bnsheet.build(tmp_path / "c.xlsx", x=x, seed=1, exercise="dx_diff")
+    book = openpyxl.load_workbook(path)
+    for r in ROWS:
+        for c in COLS:
+            book["dx_diff"][f"{c}{r}"] = f"=dx!{c}{r}-dx_compact!{c}{r}"
+    book.save(path)
+    assert one_node(path, "dx_diff") == ("correct", "")

@@ -116,7 +116,7 @@ def grade(
         areas = {name: area for name, area in located.items() if area is not None}
         check_input_shapes(path, graph, areas)
         typed = [name for name in names if name in areas]
-        judge = Judge(book, graph, areas)
+        judge = Judge(book, graph, areas, engine)
         recorded = roster_module.recorded(book.names)
         drawn = model_trials.draw(areas["x"].shape, trials, _trial_seed(recorded))
         with tempfile.TemporaryDirectory(prefix="bnsheet-grade-") as folder:
@@ -186,6 +186,9 @@ def _judge_each_on_its_own(
     replaced: list[str] = []
     while pending:
         tentative = {name: judge(name, [values[judge.areas[name]] for values in runs]) for name in pending}
+        for name in pending:
+            if name in ancestors[name] and tentative[name].status not in ("error", "empty"):
+                tentative[name] = _circular(tentative[name], ancestors)
         failing = {name for name, g in tentative.items() if g.status != "correct"}
         for name in pending:
             verdict = tentative[name]
@@ -205,6 +208,20 @@ def _judge_each_on_its_own(
             blocks = [{judge.areas[name]: expected[name] for name in replaced} for expected in judge.sets]
             runs = recalculate(blocks, [judge.areas[name] for name in pending])
     return final
+
+
+def _circular(verdict: NodeGrade, ancestors: dict[str, set[str]]) -> NodeGrade:
+    """A block that reads itself through other sheets is an error whatever numbers the engine
+    shows: Gnumeric computes through a circular reference (Excel and LibreOffice report it)."""
+    through = sorted(
+        a for a in ancestors[verdict.node] if verdict.node in ancestors.get(a, set()) and a != verdict.node
+    )
+    found = NodeGrade(verdict.node, verdict.sheet, verdict.shape, status="error", cells=verdict.cells)
+    found.note(
+        f"a circular reference: the block reads itself through {', '.join(through)} "
+        "(Excel and LibreOffice report it; Gnumeric computes through it)"
+    )
+    return found
 
 
 def _cells_text(cells: list[tuple[str, float, Any]]) -> str:
