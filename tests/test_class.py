@@ -300,3 +300,15 @@ def test_dx_diff_on_a_near_constant_input_is_judged_with_dx_tolerance(tmp_path):
             book["dx_diff"][f"{c}{r}"] = f"=dx!{c}{r}-dx_compact!{c}{r}"
     book.save(path)
     assert one_node(path, "dx_diff") == ("correct", "")
+
+
+def test_the_exercise_gives_the_task_not_the_answers_math_and_downstream_sheets_say_so(tmp_path):
+    path = bnsheet.build(tmp_path / "e.xlsx", exercise="dxmu2")
+    book = openpyxl.load_workbook(path)
+    texts = [c.value for sheet in book for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert not [t for t in texts if "2 · xmu · dsq" in t]  # dxmu2's math line, on no sheet
+    assert book["dxmu2"]["B1"].value.startswith("exercise b3  dxmu2: compute the second branch")
+    assert "d(x²)/dx = 2x" in book["dxmu2"]["B4"].value  # the local rule stays
+    assert "reads the exercise dxmu2" in book["dx"]["B1"].value and "exercise" not in book["dxmu1"]["B1"].value
+    full = openpyxl.load_workbook(bnsheet.build(tmp_path / "full.xlsx"))
+    assert any("2 · xmu · dsq" in (c.value or "") for c in full["graph"]["J"] if isinstance(c.value, str))
