@@ -7,24 +7,67 @@ True
 
 The build side imports no engine; ``bnsheet.build`` is :func:`bnsheet.writing.build.build` with
 formualizer's recalculation handed in for the cached values.
+
+The names below are imported when first used, not with the package: the pytest plugin
+(bnsheet.pytest_plugin) is loaded by every pytest run where bnsheet is installed, and must cost
+such runs nothing (NumPy, the engines) unless ``--bnsheet`` asks for it.
 """
 
-from functools import partial, update_wrapper
+from __future__ import annotations
 
-from .checking.report import Report
-from .checking.verify import verify
-from .engines import formualizer as _formualizer
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import BnsheetError, EngineError, InputError, TemplateError, WorkbookError
-from .grading.grade import Grade, grade
-from .grading.gradebook import Gradebook, grade_all
-from .model import reference
 from .version import __version__
-from .writing import build as _building
 
-build = update_wrapper(partial(_building.build, cached_values=_formualizer.recalculate_bytes), _building.build)
-build_class = update_wrapper(
-    partial(_building.build_class, cached_values=_formualizer.recalculate_bytes), _building.build_class
-)
+if TYPE_CHECKING:
+    from .checking.report import Report
+    from .checking.verify import verify
+    from .grading.grade import Grade, grade
+    from .grading.gradebook import Gradebook, grade_all
+    from .model import reference
+    from .writing.build import build, build_class
+
+# name -> (module, attribute); None: the module itself
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Report": ("checking.report", "Report"),
+    "verify": ("checking.verify", "verify"),
+    "Grade": ("grading.grade", "Grade"),
+    "grade": ("grading.grade", "grade"),
+    "Gradebook": ("grading.gradebook", "Gradebook"),
+    "grade_all": ("grading.gradebook", "grade_all"),
+    "reference": ("model.reference", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("build", "build_class"):
+        value: Any = _build(name)
+    elif name in _LAZY:
+        module, attribute = _LAZY[name]
+        loaded = import_module(f"{__name__}.{module}")
+        value = loaded if attribute is None else getattr(loaded, attribute)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _build(name: str) -> Any:
+    """build or build_class, with formualizer's recalculation handed in for the cached values."""
+    from functools import partial, update_wrapper
+
+    from .engines import formualizer
+    from .writing import build as building
+
+    function = getattr(building, name)
+    return update_wrapper(partial(function, cached_values=formualizer.recalculate_bytes), function)
+
 
 __all__ = [
     "__version__",

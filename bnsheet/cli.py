@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import build, build_class, engines
+from .checking.proposal import propose_map
 from .checking.verify import verify
 from .errors import BnsheetError, InputError
 from .experiment import training
@@ -142,8 +143,14 @@ def _parser() -> argparse.ArgumentParser:
         help="hidden input sets to check at besides the workbook's own (default 3; 1 above 300 k formula cells)",
     )  # fmt: skip
     v.add_argument("--seed", type=int, help="seed of the hidden input sets (default: a fresh one, named in the report)")
-    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--map", metavar="MAP.toml", help="where the blocks sit, for a workbook laid out by hand")
+    v.add_argument("--json", action="store_true", help="print the report as JSON (docs/verify-report.schema.json)")
+    v.add_argument("--junit", metavar="FILE.xml", help="also write the report as JUnit XML (replaced if it exists)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    m = commands.add_parser("map", help="propose a map of where the blocks sit in a workbook laid out by hand")
+    m.add_argument("path")
+    m.add_argument("-o", "--output", metavar="FILE", help="write the map here (a new file) instead of stdout")
 
     g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
     g.add_argument("paths", nargs="+", metavar="PATH")
@@ -189,7 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if passed else 1
         if args.command == "grade":
             return _grade(args)
-        report = verify(args.path, engine=args.engine, progress=_progress(args), trials=args.trials, seed=args.seed)
+        if args.command == "map":
+            return _map(args)
+        junit = _junit_target(args.junit)
+        report = verify(
+            args.path, engine=args.engine, progress=_progress(args), trials=args.trials, seed=args.seed, blocks=args.map
+        )
+        if junit is not None:
+            with replacing(junit) as temporary:
+                temporary.write_text(report.to_junit(), encoding="utf-8")
     except BnsheetError as exc:
         print(f"bnsheet: {exc}", file=sys.stderr)
         return 2
@@ -254,6 +269,46 @@ def _build_class(args: argparse.Namespace, given: dict[str, str | None]) -> int:
         unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args),
     )  # fmt: skip
     print(f"wrote {len(paths)} workbooks to {args.output}")
+    return 0
+
+
+def _junit_target(name: str | None) -> Path | None:
+    """Where --junit writes: a name ending in .xml; its folder is made if missing, and an existing
+    report replaced, as pytest's --junitxml does. Anything else (a workbook given by mistake, a
+    folder) is refused before verify runs."""
+    if name is None:
+        return None
+    path = Path(name)
+    if path.suffix.lower() != ".xml":
+        raise InputError(f"--junit {name}: the report's name must end in .xml")
+    if path.is_dir():
+        raise InputError(f"--junit {name}: is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(f"--junit {name}: {path.parent} is not a folder") from None
+    except OSError as exc:
+        raise InputError(f"--junit {name}: cannot make the folder {path.parent} ({exc.strerror})") from None
+    return path
+
+
+def _map(args: argparse.Namespace) -> int:
+    """Propose a map: TOML on stdout, or in a new file (an existing one is never replaced)."""
+    target = Path(args.output) if args.output else None
+    if target is not None and target.exists():
+        raise InputError(f"{target}: exists; the map is not written over it (remove it or choose another name)")
+    text = propose_map(args.path)
+    if target is None:
+        print(text, end="")
+        return 0
+    try:
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise InputError(f"{target}: exists; the map is not written over it") from None
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the map ({exc.strerror})") from None
+    print(f"wrote {target}")
     return 0
 
 

@@ -44,9 +44,10 @@ def test_build_then_verify_exit_0(tmp_path):
     assert built.returncode == 0 and f"wrote {tmp_path / 'w.xlsx'}" in built.stdout
     checked = run("verify", str(tmp_path / "w.xlsx"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "all 45 nodes match" in checked.stdout
-    for node in ("mean", "dsqrtvar", "dx1", "dx"):
-        assert f"\n{node.rjust(16)} " in checked.stdout
+    assert "all 62 nodes match" in checked.stdout
+    rows = [line.split() for line in checked.stdout.splitlines()]
+    for node in ("mean", "dsqrtvar", "dx1", "dx", "check_fd_holds"):
+        assert [node, *rows[[r[:1] for r in rows].index([node])][1:]][-1] == "ok"
 
 
 def test_default_build_writes_output_batchnorm(tmp_path):
@@ -60,7 +61,7 @@ def test_verify_json(built):
 
     result = run_here("verify", str(built), "--json", "--engine", "formualizer")
     data = json.loads(result.stdout)
-    assert result.returncode == 0 and data["ok"] is True and len(data["nodes"]) == 45
+    assert result.returncode == 0 and data["ok"] is True and len(data["nodes"]) == 62
 
 
 def test_a_tampered_workbook_exits_1_and_names_the_cell(built):

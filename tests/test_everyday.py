@@ -198,3 +198,11 @@ def test_a_blank_input_cell_is_empty_and_the_sheet_is_quoted_as_the_file_has_it(
     result = run_here("verify", str(tamper(built, change)))
     assert result.returncode == 2
     assert result.stderr.endswith(": input cell 'x''s'!C9 is empty\n") and result.stderr.count("\n") == 1
+
+
+def test_a_hidden_sheet_is_named_as_the_file_quotes_it(built):
+    def change(book):
+        book.create_sheet("it's").sheet_state = "hidden"
+
+    report = bnsheet.verify(tamper(built, change), trials=0)
+    assert "hidden sheets: 'it''s' (hidden); a reader of the workbook does not see them" in report.notes

@@ -100,7 +100,7 @@ def test_build_from_experiment_on_the_command_line_then_verify(tmp_path):
     assert built.returncode == 0, built.stderr
     assert "BN layer 5" in built.stdout and "features 1-2 of 100" in built.stdout
     checked = run("verify", "w.xlsx")
-    assert checked.returncode == 0 and "all 45 nodes match" in checked.stdout
+    assert checked.returncode == 0 and "all 62 nodes match" in checked.stdout
 
 
 @pytest.mark.parametrize(

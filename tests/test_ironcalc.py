@@ -45,7 +45,7 @@ def test_build_then_verify_with_ironcalc(tmp_path, capsys, options):
     assert main(["build", "-o", str(path), "--quiet", *options]) == 0
     assert main(["verify", str(path), "--engine", "ironcalc", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "(engine: ironcalc;" in out and "all 45 nodes match" in out
+    assert "(engine: ironcalc;" in out and "all 62 nodes match" in out
 
 
 def test_a_tampered_workbook_fails_with_the_values_ironcalc_computed(built):
@@ -94,7 +94,7 @@ def test_verify_json_is_all_that_reaches_stdout_though_ironcalc_prints_a_line_pe
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     data = json.loads(done.stdout)  # the whole of stdout is one JSON document
-    assert data["engine"] == "ironcalc" and data["ok"] is True and len(data["nodes"]) == 45
+    assert data["engine"] == "ironcalc" and data["ok"] is True and len(data["nodes"]) == 62
 
 
 _AFTER_A_FAILURE = """

@@ -120,6 +120,32 @@ def test_libreoffice_prints_the_default_workbook_one_page_per_sheet(tmp_path, op
         assert pages == len(book.sheet_names)  # every sheet prints, none on more than one page
 
 
+@pytest.mark.apps("soffice")
+def test_libreoffice_by_default_shows_the_cached_values_of_an_xlsx(tmp_path):
+    # README tells learners how to make LibreOffice recalculate on load, because by default it does
+    # not for Excel 2007+ files: a cached value that is not what its formula computes survives a
+    # load and a save in a fresh profile. When this test fails, LibreOffice's default has changed:
+    # README's advice (Tools > Options > ... > Recalculation on File Load) may go.
+    path = bnsheet.build(tmp_path / "book.xlsx")
+    with XlsxFile(path) as book:
+        computed = book.cells("out")[(7, 3)].value
+    stale = tmp_path / "stale.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(stale, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if b"<f>'gammax'!C7+'beta'!C$7</f>" in data:  # the out sheet
+                data = re.sub(rb'(<c r="C7"[^>]*>(?:(?!</c>).)*?<v>)[^<]*(</v>)', rb"\g<1>999\g<2>", data, count=1)
+            target.writestr(item, data)
+    profile = (tmp_path / "profile").as_uri()
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "xlsx", "--outdir",
+         str(tmp_path / "saved"), str(stale)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    saved = openpyxl.load_workbook(tmp_path / "saved" / "stale.xlsx", data_only=True)
+    assert computed != 999 and saved["out"]["C7"].value == 999
+
+
 def _width_needed(text: str) -> int:
     """Characters of text as wide as digits: kana and kanji are two wide."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

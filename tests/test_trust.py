@@ -200,7 +200,7 @@ def test_the_report_names_the_failing_node_furthest_upstream(built):
     report = bnsheet.verify(book, trials=0)
     assert report.causes and report.causes[0].startswith("xmu fails;")
     downstream = int(report.causes[0].split("; ")[1].split(" ")[0])
-    assert downstream == len(failing(report)) - 1 - sum(n.startswith("plot_") for n in failing(report))
+    assert downstream == len(failing(report)) - 1 - sum(n.startswith(("plot_", "check_")) for n in failing(report))
     assert "root cause: xmu fails" in report.to_text()
 
 

@@ -23,7 +23,7 @@ def test_build_then_verify_with_formualizer(tmp_path, n, d, seed, eps):
     path = bnsheet.build(tmp_path / "w.xlsx", n=n, d=d, seed=seed, eps=eps)
     report = bnsheet.verify(path, engine="formualizer")
     assert report.ok, report.to_text()
-    assert len(report.table) == 45 and set(report.table["status"]) == {"ok"}
+    assert len(report.table) == 62 and set(report.table["status"]) == {"ok"}
 
 
 @pytest.mark.slow

@@ -1,74 +1,74 @@
-"""What every cell should hold: the NumPy reference at the workbook's own inputs, and how far from
-it an engine may honestly land (the tolerance per cell)."""
+"""What every cell should hold — the exact value of its formula at the workbook's own inputs — and
+how far from it an engine may honestly land (the allowance per cell)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from ..model import plots, reference
+from ..model import checks, exact, overflow, plots, reference
 from ..model.graph import Graph
 from ..model.inputs import Inputs
+from . import bounds
 
-RTOL = 1e-12  # of the node's largest magnitude: summation order and 15-digit storage stay far below
-NOISE_FACTOR = 100.0  # times the rounding noise estimated for each cell (see _noise)
+# The bound carries operand errors exactly, but the magnitudes it scales them by are float64 values
+# near the exact ones, and a library's power or square root may be a little worse than the model:
+# twice the bound leaves room for all of that, and a formula off by 1e-9 still fails at 512 rows.
+MARGIN = 2.0
 
 
 def expected_nodes(inputs: Inputs, graph: Graph | None = None) -> dict[str, np.ndarray]:
-    """Every node's value by the NumPy reference, and with ``graph`` every plot table's too."""
-    params = inputs.params()
-    values = reference.nodes(
-        **inputs.arrays(), eps=params["eps"], momentum=params["momentum"], unbiased=bool(params["unbiased"]),
-        lr=params["lr"],
-    )  # fmt: skip
-    return values if graph is None else values | plots.expected(graph, values)
+    """Every node's exact value (double-double, exact.py) rounded to float64; with ``graph`` every
+    plot table's and check table's too, computed in float64 from those values. Values that overflow are ±inf or NaN
+    (overflows() names those nodes)."""
+    with np.errstate(all="ignore"):
+        values = {name: value.hi for name, value in exact.nodes(**inputs.arguments()).items()}
+        if graph is None:
+            return values
+        values |= plots.expected(graph, values)
+        return values | (checks.expected(values, inputs.eps) if checks.applies(graph) else {})
 
 
 def tolerances(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph | None = None) -> dict[str, np.ndarray]:
-    """Per cell of ``expected`` (``expected_nodes(inputs, graph)``): RTOL of the node's largest
-    magnitude plus NOISE_FACTOR times its rounding noise.
+    """Per cell of ``expected`` (``expected_nodes(inputs, graph)``): how far an honest float64
+    evaluation of the cell's formula may be from the exact value.
 
-    A node that is all rounding (dx_diff, staged minus compact dx) names in the template the node
-    whose rounding it shows (``error_scale``), and takes that node's tolerance. A histogram count
-    may be off by the values that lie within rounding of its bin's edges (``plots.count_slack``).
+    That is MARGIN times the forward error bound of the template's formula (bounds.py), plus how
+    far the float64 reference itself is from the exact value; LibreOffice's 15 digits come on top
+    in verify (engines.rounding). A plot table is computed in float64 from the exact node values,
+    so its expected value carries one bound of its own. A node that is all rounding (dx_diff) may
+    name in the template the node whose rounding it shows (``error_scale``) and never gets less
+    than that node's allowance; a histogram count may be off by the values that lie within their
+    allowance of its bin's edges (``plots.count_slack``). Nodes that overflow get 0 here: verify
+    does not compare them (overflows()), nor those whose bound is not finite.
     """
-    noise = _noise(inputs, expected, graph)
-    tolerance = {}
-    for name, value in expected.items():
-        scale = float(np.max(np.abs(value))) if value.size else 0.0
-        tolerance[name] = RTOL * scale + NOISE_FACTOR * noise[name] + 1e-300
-    if graph is None:
-        return tolerance
-    for block in graph.nodes:
-        if block.error_scale and block.name in tolerance:
-            tolerance[block.name] = np.maximum(tolerance[block.name], tolerance[block.error_scale])
-    for name, measured in plots.error_scales(graph).items():
-        if name in tolerance:
-            tolerance[name] = np.maximum(tolerance[name], tolerance[measured].max(axis=0, keepdims=True))
-    if "plot_edges" in tolerance:
-        for name, slack in plots.count_slack(graph, expected, tolerance).items():
-            tolerance[name] = np.maximum(tolerance[name], slack)
-    return tolerance
+    with np.errstate(all="ignore"):
+        float64 = reference.nodes(**inputs.arguments())
+        bound = bounds.nodes(inputs, expected)
+        tolerance = {name: MARGIN * bound[name] + np.abs(float64[name] - expected[name]) for name in bound}
+        if graph is not None:
+            for block in graph.nodes:
+                if block.error_scale and block.name in tolerance:
+                    tolerance[block.name] = np.maximum(tolerance[block.name], tolerance[block.error_scale])
+            tolerance |= {name: (MARGIN + 1) * b for name, b in bounds.plot_tables(graph, expected, bound).items()}
+            tolerance |= plots.count_slack(graph, expected, tolerance)
+            if checks.applies(graph):
+                tolerance |= {
+                    name: (MARGIN + 1) * b for name, b in bounds.check_tables(inputs, expected, bound).items()
+                }
+    return {name: np.where(np.isfinite(t), t, 0.0) for name, t in tolerance.items()}
 
 
-def _noise(inputs: Inputs, base: dict[str, np.ndarray], graph: Graph | None, trials: int = 4) -> dict[str, np.ndarray]:
-    """How far each cell moves when every input is nudged by a few units in the last place.
+def expected_params(inputs: Inputs) -> dict[str, tuple[float, float]]:
+    """The formula parameters' exact values rounded to float64, each with its allowance:
+    ``n`` = ROWS(bn_x) is exact; ``var_correction`` is N/(N−1) when unbiased, rounded once."""
+    correction = inputs.n / (inputs.n - 1) if inputs.unbiased else 1.0
+    slack = bounds.params(inputs)
+    return {"n": (float(inputs.n), slack["n"]), "var_correction": (correction, MARGIN * slack["var_correction"])}
 
-    Engines round in a different order than NumPy (sums, powers); where a node cancels (x minus
-    its mean in a constant column), those last bits are all there is. Nudging the inputs shows,
-    cell by cell, how much such rounding can move the result. ``base`` is the reference at the
-    inputs themselves, ``expected_nodes(inputs, graph)``.
-    """
-    rng = np.random.default_rng(12345)
-    noise = {name: np.zeros_like(value) for name, value in base.items()}
 
-    def nudge(value: np.ndarray) -> np.ndarray:
-        return value * (1 + rng.choice([-1.0, 1.0], size=value.shape) * 2.0**-50)
-
-    for _ in range(trials):
-        arrays = {name: nudge(value) for name, value in inputs.arrays().items()}
-        nudged = replace(inputs, **arrays, eps=inputs.eps * (1 + 2.0**-50))  # type: ignore[arg-type]
-        for name, value in expected_nodes(nudged, graph).items():
-            noise[name] = np.maximum(noise[name], np.abs(value - base[name]))
-    return noise
+def overflows(inputs: Inputs, expected: dict[str, np.ndarray], graph: Graph) -> dict[str, overflow.Overflow]:
+    """The nodes and plot tables verify cannot judge at ``inputs``: their exact values
+    (``expected_nodes(inputs, graph)``) leave float64's range, or float64's error in them has no
+    bound (a division by what rounding may make 0), or they read such a node."""
+    with np.errstate(all="ignore"):
+        return overflow.find(expected, graph, bounds.nodes(inputs, expected))

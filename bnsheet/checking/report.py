@@ -13,6 +13,7 @@ import numpy as np
 from ..a1 import Area, quote_sheet
 from ..model.graph import Graph
 from ..tables import aligned
+from ..version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +30,26 @@ COLUMNS = [
 # "stale": the values are right, but the file caches others that readers without recalculation show.
 # "structure": the node's name points elsewhere, or its formula reads cells that are no input,
 # parameter or node (SPEC §7).
-SEVERITY = ["ok", "disagree", "stale", "not filled", "constant", "structure", "mismatch", "error", "missing"]
+# "overflow": the node's exact values (or those of a node it reads) leave float64's range, so its
+# cells cannot be judged; only a missing block or error values where numbers belong say more.
+# "not mapped": a block the map leaves out (SPEC §18): listed, not checked, not a failure.
+NOT_MAPPED = "not mapped"
+# The form of to_json (docs/verify-report.schema.json): keys may be added within a format; a key
+# whose meaning or type changes raises it.
+REPORT_FORMAT = 1
+SEVERITY = [
+    NOT_MAPPED,
+    "ok",
+    "disagree",
+    "stale",
+    "not filled",
+    "constant",
+    "structure",
+    "mismatch",
+    "overflow",
+    "error",
+    "missing",
+]
 
 
 @dataclass
@@ -85,6 +105,7 @@ class Report:
     trials: int = 0  # hidden input sets checked besides the workbook's own (SPEC §7)
     seed: int | None = None  # they were drawn from
     causes: list[str] = field(default_factory=list)  # failing nodes furthest upstream (root_causes)
+    mapped: bool = False  # a map said where the blocks sit (SPEC §18)
 
     @classmethod
     def combine(
@@ -98,10 +119,9 @@ class Report:
         for rows in zip(*results.values(), strict=True):
             worst = max(rows, key=lambda r: SEVERITY.index(r.status))
             result = replace(worst)
-            errors = [r.max_abs_err for r in rows if not math.isnan(r.max_abs_err)]
-            if errors:
-                result.max_abs_err = max(errors)
-                result.max_rel_err = max(r.max_rel_err for r in rows if not math.isnan(r.max_rel_err))
+            for column in ("max_abs_err", "max_rel_err"):
+                errors = [getattr(r, column) for r in rows if not math.isnan(getattr(r, column))]
+                setattr(result, column, max(errors, default=math.nan))
             difference = disagreements.get(result.node)
             if difference is not None:
                 result.fail("disagree", difference.address, difference.got_a, difference.got_b, difference.detail())
@@ -111,7 +131,12 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(r.status == "ok" for r in self.results)
+        return all(r.status in ("ok", NOT_MAPPED) for r in self.results)
+
+    @property
+    def checked(self) -> list[NodeResult]:
+        """The results of the blocks that were checked (all but those a map leaves out)."""
+        return [r for r in self.results if r.status != NOT_MAPPED]
 
     @property
     def table(self) -> pd.DataFrame:
@@ -131,11 +156,12 @@ class Report:
             + [statuses[i] for statuses in self.by_engine.values()]
             + [r.first_bad_cell or ""]
             for i, r in enumerate(self.results)
+            if r.status != NOT_MAPPED
         ]
         checked = f"; {self.trials} hidden trial(s), seed {self.seed}" if self.trials else "; no hidden trials"
         lines = [f"{self.path}  (engine: {self.engine}{checked})", aligned(columns, rows)]
         lines += [f"root cause: {cause}" for cause in self.causes]
-        for r in self.results:
+        for r in self.checked:
             if r.status != "ok":
                 where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
                 lines.append(f"{r.node}: {r.status}{where}: expected {r.expected!r}, got {r.got!r} ({r.detail})")
@@ -146,24 +172,58 @@ class Report:
             ]
             lines += ["engines against each other:", aligned(list(self.agreement.columns), pairs)]
         lines += [f"note: {note}" for note in self.notes]
-        failed = sum(r.status != "ok" for r in self.results)
-        lines.append(
-            f"all {len(self.results)} nodes match" if failed == 0 else f"{failed} of {len(self.results)} nodes fail"
-        )
+        skipped = [r.node for r in self.results if r.status == NOT_MAPPED]
+        if skipped:
+            lines.append(f"not mapped, not checked ({len(skipped)}): {', '.join(skipped)}")
+        looked_at = self.checked
+        failed = sum(r.status != "ok" for r in looked_at)
+        nodes = f"{len(looked_at)}{' mapped' if skipped else ''} nodes"
+        lines.append(f"all {nodes} match" if failed == 0 else f"{failed} of {nodes} fail")
         return "\n".join(lines)
 
     def to_json(self) -> str:
+        """The report as JSON, in the form docs/verify-report.schema.json fixes (report format 1)."""
         rows = [{k: _plain(v) for k, v in asdict(r).items()} for r in self.results]
         for i, row in enumerate(rows):
             row.update({f"status_{name}": statuses[i] for name, statuses in self.by_engine.items()})
         document: dict[str, Any] = {
-            "path": str(self.path), "engine": self.engine, "ok": self.ok, "trials": self.trials, "seed": self.seed,
-            "nodes": rows, "causes": self.causes,
+            "report_format": REPORT_FORMAT, "bnsheet_version": __version__, "path": str(self.path),
+            "engine": self.engine, "ok": self.ok, "trials": self.trials, "seed": self.seed,
+            "mapped": self.mapped, "nodes": rows, "causes": self.causes,
         }  # fmt: skip
         if self.agreement is not None:
-            document["agreement"] = self.agreement.to_dict(orient="records")
+            records = self.agreement.to_dict(orient="records")
+            document["agreement"] = [{k: _plain(v) for k, v in record.items()} for record in records]
         document["notes"] = self.notes
         return json.dumps(document, indent=2)
+
+    def to_junit(self) -> str:
+        """The report as JUnit XML, the form CI servers show: one testsuite for the workbook, one
+        testcase per checked block (a ``failure`` with the problem line where it fails), and the
+        blocks a map leaves out as ``skipped`` testcases (SPEC §18)."""
+        from xml.etree import ElementTree as ET
+
+        failed = [r for r in self.checked if r.status != "ok"]
+        skipped = len(self.results) - len(self.checked)
+        counts = {"tests": str(len(self.results)), "failures": str(len(failed)), "errors": "0", "skipped": str(skipped)}
+        suites = ET.Element("testsuites", {"name": "bnsheet verify", **counts})
+        suite = ET.SubElement(suites, "testsuite", {"name": f"bnsheet verify {self.path}", **counts})
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("path", self.path), ("engine", self.engine), ("trials", self.trials), ("seed", self.seed)):
+            ET.SubElement(properties, "property", {"name": name, "value": str(value)})
+        classname = f"bnsheet.{Path(self.path).stem}"
+        for r in self.results:
+            case = ET.SubElement(suite, "testcase", {"classname": classname, "name": r.node, "file": str(self.path)})
+            if r.status == NOT_MAPPED:
+                ET.SubElement(case, "skipped", {"message": "not mapped"})
+            elif r.status != "ok":
+                where = f" at {r.first_bad_cell}" if r.first_bad_cell else ""
+                message = f"{r.node}: {r.status}{where}: expected {r.expected!r}, got {r.got!r} ({r.detail})"
+                failure = ET.SubElement(case, "failure", {"type": r.status, "message": message})
+                failure.text = message
+        ET.SubElement(suite, "system-out").text = "\n".join(f"note: {note}" for note in self.notes + self.causes)
+        ET.indent(suites)
+        return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
 def root_causes(results: list[NodeResult], graph: Graph) -> list[str]:
@@ -176,7 +236,7 @@ def root_causes(results: list[NodeResult], graph: Graph) -> list[str]:
     ['xmu fails; 2 node(s) downstream of it fail with it (sq, out)']
     """
     upstream = graph.upstream()
-    failing = [r.node for r in results if r.status != "ok" and r.node in upstream]
+    failing = [r.node for r in results if r.status not in ("ok", NOT_MAPPED) and r.node in upstream]
     if len(failing) < 2:
         return []
     causes = []

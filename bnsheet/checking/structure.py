@@ -3,7 +3,7 @@ formula reads, and, for a workbook bnsheet wrote, whether the formula is the tem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from ..a1 import Area, quote_sheet, reads, to_r1c1
 from ..layout import Layout, defined_name
@@ -30,12 +30,15 @@ def placement_fault(block: Block, area: Area, layout: Layout, hidden: Mapping[st
 
 
 def reads_fault(
-    stored: Stored, known: Iterable[Area], names: Mapping[str, str], allowed_names: set[str]
-) -> Fault | None:
+    stored: Stored, known: Iterable[Area], names: Mapping[str, str], allowed_names: set[str],
+    computed: Callable[[str, Area], bool] | None = None,
+) -> Fault | None:  # fmt: skip
     """A node's formula must read cells, and only cells of the workbook's inputs, parameters and
     nodes (``known``): a formula that reads nothing is a typed value, and one that reads another
     sheet of numbers (hidden or not) computes nothing. Defined names other than the graph's own
-    (``allowed_names``) count as what they point to (``names``)."""
+    (``allowed_names``) count as what they point to (``names``). With ``computed`` (a mapped
+    workbook, whose map may leave intermediate blocks out), cells outside ``known`` may be read
+    where ``computed(sheet, cells)`` says every one of them holds a formula."""
     formula = stored.first_formula
     if formula is None:
         return None  # a value stands in the first cell: filled.py calls it a constant
@@ -48,12 +51,14 @@ def reads_fault(
     known = list(known)
     for extent in extents:
         sheet = extent.sheet if extent.sheet is not None else area.sheet
-        if not any(k.sheet == sheet and extent.within(k) for k in known):
-            cells = extent.text if extent.sheet is not None else f"{quote_sheet(sheet)}!{extent.text}"
-            return (
-                "structure", area.address(0, 0), "references to inputs, parameters and nodes", shown,
-                f"the formula reads {cells}, which is none of the workbook's inputs, parameters or nodes",
-            )  # fmt: skip
+        outside = Area(sheet, extent.top, extent.left, extent.bottom, extent.right)
+        if any(k.sheet == sheet and extent.within(k) for k in known) or (computed and computed(sheet, outside)):
+            continue
+        cells = extent.text if extent.sheet is not None else f"{quote_sheet(sheet)}!{extent.text}"
+        return (
+            "structure", area.address(0, 0), "references to inputs, parameters and nodes", shown,
+            f"the formula reads {cells}, which is none of the workbook's inputs, parameters or nodes",
+        )  # fmt: skip
     for name in named:
         if name.lower() not in allowed_names:
             target = names.get(name) or next((t for n, t in names.items() if n.lower() == name.lower()), None)
@@ -83,7 +88,7 @@ def hidden_sheets(hidden: Mapping[str, str]) -> list[str]:
     """A note naming the hidden sheets, which a reader of the workbook does not see."""
     if not hidden:
         return []
-    listed = ", ".join(f"'{sheet}' ({_STATES.get(state, state)})" for sheet, state in hidden.items())
+    listed = ", ".join(f"{quote_sheet(sheet)} ({_STATES.get(state, state)})" for sheet, state in hidden.items())
     return [f"hidden sheets: {listed}; a reader of the workbook does not see them"]
 
 

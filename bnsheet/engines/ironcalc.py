@@ -53,8 +53,22 @@ _CELL_STYLES = re.compile(rb"<(?:\w+:)?cellStyles\b")
 _NORMAL = b'<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
 
 
-# DEVSQ of one range, in a formula: ironcalc computes it as Σx² − (Σx)²/n (below).
-_DEVSQ = re.compile(rb"(?<![A-Za-z0-9_.])DEVSQ\(([^(),<]+)\)")
+# A variance function of one range, in a formula: ironcalc computes each as Σx² − (Σx)²/n (below).
+_SPREAD = re.compile(
+    rb"(?<![A-Za-z0-9_.])(?:_xlfn\.)?(DEVSQ|VARP|VAR\.P|VAR\.S|VAR|STDEVP|STDEV\.P|STDEV\.S|STDEV)\(([^(),<]+)\)"
+)
+# What each means, written with the deviations from the mean ({r} is the range).
+_TWO_PASS = {
+    b"DEVSQ": b"SUMPRODUCT(({r}-AVERAGE({r}))^2)",
+    b"VARP": b"SUMPRODUCT(({r}-AVERAGE({r}))^2)/COUNT({r})",
+    b"VAR.P": b"SUMPRODUCT(({r}-AVERAGE({r}))^2)/COUNT({r})",
+    b"VAR": b"SUMPRODUCT(({r}-AVERAGE({r}))^2)/(COUNT({r})-1)",
+    b"VAR.S": b"SUMPRODUCT(({r}-AVERAGE({r}))^2)/(COUNT({r})-1)",
+    b"STDEVP": b"SQRT(SUMPRODUCT(({r}-AVERAGE({r}))^2)/COUNT({r}))",
+    b"STDEV.P": b"SQRT(SUMPRODUCT(({r}-AVERAGE({r}))^2)/COUNT({r}))",
+    b"STDEV": b"SQRT(SUMPRODUCT(({r}-AVERAGE({r}))^2)/(COUNT({r})-1))",
+    b"STDEV.S": b"SQRT(SUMPRODUCT(({r}-AVERAGE({r}))^2)/(COUNT({r})-1))",
+}
 
 
 def _prepared(name: str, data: bytes) -> bytes:
@@ -64,14 +78,16 @@ def _prepared(name: str, data: bytes) -> bytes:
     - a stylesheet without its list of cell styles is given one, with the style every workbook
       has: ironcalc panics while loading a stylesheet without the optional ``<cellStyles>``, as
       Gnumeric writes it; styles change no value;
-    - ``DEVSQ(r)`` becomes ``SUMPRODUCT((r-AVERAGE(r))^2)``, what DEVSQ means: ironcalc computes it
-      in one pass, Σx² − (Σx)²/n, which loses every digit to a large mean (the plots' variances).
+    - ``DEVSQ(r)`` becomes ``SUMPRODUCT((r-AVERAGE(r))^2)``, what DEVSQ means, and VARP, VAR,
+      STDEVP, STDEV (and their .P/.S forms) of one range the same with the division (and the
+      root): ironcalc computes each in one pass, Σx² − (Σx)²/n, which loses every digit to a large
+      mean (the plots' variances; a learner's or user's ``=VARP('x'!C$7:C$10)``).
 
     The package is read as bytes only (reading.package.copy), so this may run before the file is
     vetted.
     """
-    if name.startswith("xl/worksheets/") and b"DEVSQ(" in data:
-        return _DEVSQ.sub(rb"SUMPRODUCT((\1-AVERAGE(\1))^2)", data)
+    if name.startswith("xl/worksheets/") and (b"DEV" in data or b"VAR" in data):
+        return _SPREAD.sub(lambda m: _TWO_PASS[m[1]].replace(b"{r}", m[2]), data)
     if name != "xl/styles.xml" or _CELL_STYLES.search(data):
         return data
     end = data.rfind(b"</")  # the stylesheet's own closing tag

@@ -9,12 +9,15 @@ Two verifies at once each have their own profile, so they never wait for or talk
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..a1 import Area
+from ..errors import WorkbookError
+from ..reading import vetting
 from ..reading.xlsx import XlsxFile
 from . import external
 from .substitute import substitute
@@ -71,6 +74,29 @@ def save(path: Path, target: Path) -> Path:
     """Open ``path`` in LibreOffice, recalculate it and save it as .xlsx at ``target`` (a new file)."""
     with external.recalculated_copies(path, name=NAME, command=_command, setup=_private_profile) as saved:
         return external.save_copy(saved[0], target)
+
+
+@contextmanager
+def xlsx_of_ods(path: Path) -> Iterator[Path]:
+    """An OpenDocument spreadsheet (.ods) as an .xlsx file, for verify and grade to read like any
+    other: the .ods is vetted (vetting.vet_ods), then LibreOffice converts a copy of it in a
+    throw-away workspace with a private profile, recalculating every formula; the .xlsx lives
+    until the block ends. The user's file is only read. Without LibreOffice, a WorkbookError of
+    one line.
+
+    >>> with xlsx_of_ods(Path("submission.ods")) as xlsx:    # doctest: +SKIP
+    ...     report = verify(xlsx)
+    """
+    if not installed():
+        raise WorkbookError(
+            f"{path}: an .ods workbook is read by converting it with LibreOffice, which is not installed "
+            "(apt-get install libreoffice-calc-nogui); or save it as .xlsx"
+        )
+    vetting.vet_ods(path)
+    with external.recalculated(
+        path, name=NAME, command=lambda ws, out: _command(ws, out, [ws.source]), setup=_private_profile
+    ) as saved:
+        yield saved
 
 
 def _private_profile(ws: external.Workspace) -> None:

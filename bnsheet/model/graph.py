@@ -16,7 +16,7 @@ LANGUAGES = ("en", "ja")
 KINDS = ("forward", "backward")
 # What [formats] may give a number format to: blocks by the kind they are shown as, the parameters,
 # a node that is all rounding (error_scale), a block of small numbers, and the plots' bin counts.
-FORMAT_KINDS = ("input", "forward", "backward", "param", "rounding", "small", "count")
+FORMAT_KINDS = ("input", "forward", "backward", "param", "rounding", "small", "count", "light")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(col))?\}")
 # Excel's unary minus binds tighter than ^: "-{a}^2" is (-a)^2. A minus at the start or after
 # an operator or "(" or ",", then one operand, then ^ is refused in templates.

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeGuard, Union
+from typing import TYPE_CHECKING, Any, TypeGuard, Union
 
 import numpy as np
 
@@ -66,6 +66,11 @@ class Inputs:
     def params(self) -> dict[str, float]:
         """The parameters a user sets, by name."""
         return {"eps": self.eps, "momentum": self.momentum, "unbiased": self.unbiased, "lr": self.lr}
+
+    def arguments(self) -> dict[str, Any]:
+        """Everything reference.nodes and exact.nodes take, by name: the arrays and the parameters
+        (``unbiased`` a bool)."""
+        return self.arrays() | self.params() | {"unbiased": bool(self.unbiased)}
 
 
 def make(

@@ -78,7 +78,7 @@ def layout(graph: Graph, sheet_layout: Layout) -> PlotsLayout:
     """Where each table of the plots sheet sits, and its formula."""
     count = bins(graph, sheet_layout.n)
     right = BLOCK_LEFT + sheet_layout.d - 1
-    sources = {name: _column(name, sheet_layout.n) for name in graph.plots.blocks}
+    sources = {name: column_range(name, sheet_layout.n) for name in graph.plots.blocks}
     blocks: list[PlotBlock] = []
     row = _FIRST_ROW
 
@@ -177,6 +177,6 @@ def expected(graph: Graph, values: dict[str, np.ndarray]) -> dict[str, np.ndarra
     return out
 
 
-def _column(name: str, n: int) -> str:
+def column_range(name: str, n: int) -> str:
     """The column of node ``name`` in this cell's column, rows pinned: ``'x'!C$7:C$10``."""
     return f"{quote_sheet(name)}!{{c}}${BLOCK_TOP}:{{c}}${BLOCK_TOP + n - 1}"

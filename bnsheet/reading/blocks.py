@@ -11,7 +11,7 @@ import numpy as np
 from ..a1 import Area, parse_area, quote_sheet
 from ..errors import WorkbookError
 from ..layout import defined_name
-from ..model import plots
+from ..model import checks, plots
 from ..model.graph import Graph
 from ..model.inputs import Inputs, param_problem
 from ..values import Values
@@ -22,7 +22,9 @@ from .xlsx import XlsxFile
 def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
     """Each block's and parameter's area by its defined name; None where name or sheet is missing."""
     located: dict[str, Area | None] = {}
-    for name in [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph):
+    for name in (
+        [b.name for b in graph.blocks] + [p.name for p in graph.params] + plots.names(graph) + checks.names(graph)
+    ):
         target = book.names.get(defined_name(name))
         area = parse_area(target) if target else None
         located[name] = area if area is not None and area.sheet in book.sheet_names else None
@@ -30,17 +32,28 @@ def locate(book: XlsxFile, graph: Graph) -> dict[str, Area | None]:
 
 
 def read_inputs(
-    path: Path, graph: Graph, areas: dict[str, Area], stored: Mapping[Area, Stored], values: Values
-) -> Inputs:
+    path: Path, graph: Graph, areas: dict[str, Area], stored: Mapping[Area, Stored], values: Values,
+    fixed: Mapping[str, np.ndarray | float] | None = None,
+) -> Inputs:  # fmt: skip
     """The template's inputs and set parameters as the workbook holds them (stored numbers, bit
-    for bit); ``stored`` holds at least their areas (see :func:`stored_inputs`)."""
-    check_input_shapes(path, graph, areas)
+    for bit); ``stored`` holds at least their areas (see :func:`stored_inputs`). Those in ``fixed``
+    (a map's numbers, blockmap.Placement) have no cells and are taken as given."""
+    fixed = fixed or {}
+    check_input_shapes(path, graph, areas, fixed)
     arrays = {
-        block.name: _numbers(path, stored[areas[block.name]], values.get(areas[block.name])) for block in graph.inputs
-    }
+        block.name: np.asarray(fixed[block.name]) if block.name in fixed
+        else _numbers(path, stored[areas[block.name]], values.get(areas[block.name]))
+        for block in graph.inputs
+    }  # fmt: skip
     scalars: dict[str, float] = {}
     for param in graph.params:
         if param.formula is not None:
+            continue
+        if param.name in fixed:
+            scalars[param.name] = float(fixed[param.name])
+            problem = param_problem(param.name, scalars[param.name])
+            if problem:
+                raise WorkbookError(f"{path}: the map's {param.name}: {problem}")
             continue
         area = areas.get(param.name)
         if area is None:
@@ -52,16 +65,21 @@ def read_inputs(
     return Inputs(**arrays, **scalars)  # type: ignore[arg-type]
 
 
-def check_input_shapes(path: Path, graph: Graph, areas: Mapping[str, Area]) -> None:
-    """Every input must be there, N×D like x or 1×D (a row), and every set parameter one cell."""
+def check_input_shapes(
+    path: Path, graph: Graph, areas: Mapping[str, Area], fixed: Mapping[str, object] | None = None
+) -> None:
+    """Every input must be there (or ``fixed``), N×D like x or 1×D (a row), and every set parameter one cell."""
+    fixed = fixed or {}
     for block in graph.inputs:
-        if block.name not in areas:
+        if block.name not in areas and block.name not in fixed:
             raise WorkbookError(
                 f"{path}: input {block.name} is missing (sheet '{block.name}' or name "
                 f"{defined_name(block.name)}); verify needs it"
             )
     n, d = areas["x"].shape
     for block in graph.inputs:
+        if block.name in fixed:
+            continue
         rows, cols = areas[block.name].shape
         want = (1 if block.is_row else n, d)
         if (rows, cols) != want:

@@ -102,6 +102,54 @@ def vet(path: str | Path) -> None:
         raise WorkbookError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
 
 
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+# Parts and content of an OpenDocument spreadsheet that run code or reach outside it.
+_ODS_MACRO_PARTS = ("Basic/", "Scripts/", "Dialogs/")
+_ODS_OUTSIDE = re.compile(
+    rb"(?i)<table:(?:table-source|cell-range-source|dde-link)\b|<office:dde-source\b|<office:event-listeners\b|"
+    rb"<script:event-listener\b|" + _OUTSIDE.pattern.removeprefix(b"(?i)")
+)
+
+
+def vet_ods(path: str | Path) -> None:
+    """Refuse an OpenDocument spreadsheet (.ods) that is broken or hostile, before LibreOffice opens
+    it to convert it: a file too large, not a sound zip, not a spreadsheet by its mimetype, parts
+    declared beyond the limits, macros (Basic, scripts, event listeners), links to other files or
+    DDE, formulas that reach outside (WEBSERVICE, …). The converted .xlsx is vetted again with
+    :func:`vet`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise WorkbookError(f"{path}: is a folder, not a workbook" if path.is_dir() else f"{path}: not a file")
+        if size > MAX_FILE_BYTES:
+            raise WorkbookError(f"{path}: {size >> 20} MB is larger than bnsheet reads ({MAX_FILE_BYTES >> 20} MB)")
+        with zipfile.ZipFile(path) as package:
+            _vet_ods_parts(path, package)
+    except FileNotFoundError:
+        raise WorkbookError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
+        raise WorkbookError(f"{path}: not an .ods workbook ({_one_line(exc)})") from None
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
+
+
+def _vet_ods_parts(path: Path, package: zipfile.ZipFile) -> None:
+    infos = package.infolist()
+    check_sizes(path, infos)
+    names = {info.filename for info in infos}
+    if "mimetype" not in names or package.read("mimetype")[:100].strip() != ODS_MIMETYPE:
+        raise WorkbookError(f"{path}: not an OpenDocument spreadsheet (its mimetype is not {ODS_MIMETYPE.decode()})")
+    for name in sorted(names):
+        if name.startswith(_ODS_MACRO_PARTS):
+            raise WorkbookError(f"{path}: holds macros ({name}); bnsheet never runs or follows them")
+    for name in ("content.xml", "styles.xml", "settings.xml"):
+        found = _ODS_OUTSIDE.search(package.read(name)) if name in names else None
+        if found:
+            what = found.group(0).decode("utf-8", "replace").lstrip("<")
+            raise WorkbookError(f"{path}: {name} reaches outside the workbook ({what}); refused")
+
+
 class _Vetting:
     """One pass over a package: its part names first, then every part's bytes, in chunks."""
 

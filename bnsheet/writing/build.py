@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import InputError, WorkbookError
 from ..model import graph as graph_module
 from ..model import inputs as inputs_module
+from ..model import overflow
 from ..model.inputs import ArrayLike
 from . import exercise as exercise_module
 from . import roster
@@ -83,6 +84,7 @@ def build(
         unbiased=unbiased,
         lr=lr,
     )
+    overflow.refuse(values, graph)
     if path is None:
         path = DEFAULT_PATH
         _make_folder(path.parent)

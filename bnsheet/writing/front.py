@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from ..a1 import cell, quote_sheet
 from ..layout import PARAMS_SHEET
-from ..model import plots
+from ..model import checks, plots
 from ..model.graph import Block, Graph
 from . import ooxml
 from .widths import fitted, reach, text_width
@@ -163,7 +163,7 @@ class _Front:
         return row
 
     def more(self, row: int) -> None:
-        """The parameters and plots sheets."""
+        """The parameters, plots and checks sheets."""
         graph, put = self.graph, self.put
         row += 2
         put(row, 2, graph.word("graph_more"), "heading")
@@ -171,3 +171,6 @@ class _Front:
         put(row + 1, 5, graph.word("params_note"), "note")
         put(row + 2, 3, plots.PLOTS_SHEET, "link", plots.PLOTS_SHEET)
         put(row + 2, 5, graph.word("plots_title"), "note")
+        if checks.applies(graph):
+            put(row + 3, 3, checks.CHECKS_SHEET, "link", checks.CHECKS_SHEET)
+            put(row + 3, 5, graph.word("checks_title"), "note")

@@ -4,9 +4,11 @@ before and after normalisation — set two charts abreast beside the tables."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..a1 import Area, cell
 from ..layout import BLOCK_LEFT, LABEL_COL, Layout
-from ..model import plots
+from ..model import checks, plots
 from ..model.graph import Graph
 from ..values import ErrorValue, Values
 from . import ooxml
@@ -30,29 +32,8 @@ def formula_cell(text: str, cached: Values | None, area: Area, i: int, j: int) -
 
 def plots_sheet(graph: Graph, layout: Layout, table: plots.PlotsLayout, cached: Values | None) -> ooxml.Sheet:
     """Histograms and column statistics as formula tables, and column charts that read them."""
-    rows: dict[int, list[tuple[int, ooxml.Value, str]]] = {}
-    rows[1] = [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, graph.word("plots_title"), "title")]
-    rows[2] = [(LABEL_COL, graph.word("plots_intro"), "note")]
+    rows, labels, spilling = _tables(graph, layout, table, cached, "plots", plots.HEADER_ROW, _style)
     features = [graph.word("feature", j=j + 1) for j in range(layout.d)]
-    rows[plots.HEADER_ROW] = [(BLOCK_LEFT + j, name, "label") for j, name in enumerate(features)]
-    labels: list[tuple[str, str]] = []
-    spilling = [(graph.word("plots_title"), "title"), (graph.word("plots_intro"), "note")]  # run on to the right
-    for block in table.blocks:
-        area = block.area
-        if block.labels:
-            rows[area.top - 1] = [(LABEL_COL, block.label, "heading")]
-            spilling.append((block.label, "heading"))
-        else:
-            labels.append((block.label, "label"))
-        style = _style(graph, block)
-        for i in range(area.shape[0]):
-            r = area.top + i
-            label: ooxml.Value = block.labels[i] if block.labels else block.label
-            cells: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, label, "label")]
-            for j in range(area.shape[1]):
-                c = area.left + j
-                cells.append((c, formula_cell(block.formula(r, c), cached, area, i, j), style))
-            rows[r] = cells
     charts = _charts(graph, layout, table)
     # the bins' labels ("[-1.23, -0.61)") are the widest cells of the feature columns
     column = fitted([(name, "label") for name in features] + [("[-0.00, -0.00]", "default")], least=10.0)
@@ -67,6 +48,64 @@ def plots_sheet(graph: Graph, layout: Layout, table: plots.PlotsLayout, cached: 
         print_area=f"$A$1:{cell(bottom, right, pin_row=True, pin_col=True)}",
         print_titles=("$A:$B", f"${plots.HEADER_ROW}:${plots.HEADER_ROW}"),
     )  # fmt: skip
+
+
+def checks_sheet(graph: Graph, layout: Layout, table: plots.PlotsLayout, cached: Values | None) -> ooxml.Sheet:
+    """The layer's identities and the finite-difference check as formula tables, each with its light."""
+    rows, labels, spilling = _tables(graph, layout, table, cached, "checks", checks.HEADER_ROW, _check_style)
+    features = [graph.word("feature", j=j + 1) for j in range(layout.d)]
+    column = fitted([(name, "label") for name in features], least=12.0)
+    widths = {_BACK_LINK_COL: fitted([(graph.word("back"), "link")]), LABEL_COL: fitted(labels, least=12.0)}
+    widths |= {BLOCK_LEFT + j: column for j in range(layout.d)}
+    right = max(BLOCK_LEFT + layout.d - 1, *(reach(LABEL_COL, text_width(t, style), widths) for t, style in spilling))
+    return ooxml.Sheet(
+        checks.CHECKS_SHEET, sorted(rows.items()), widths=widths, freeze=(checks.HEADER_ROW + 1, BLOCK_LEFT),
+        links=[("A1", link(GRAPH_SHEET))], tab_color=TAB["backward"],
+        print_area=f"$A$1:{cell(max(rows), right, pin_row=True, pin_col=True)}",
+        print_titles=("$A:$B", f"${checks.HEADER_ROW}:${checks.HEADER_ROW}"),
+    )  # fmt: skip
+
+
+def _tables(
+    graph: Graph, layout: Layout, table: plots.PlotsLayout, cached: Values | None, words: str, header: int,
+    style_of: Callable[[Graph, plots.PlotBlock], str],
+) -> tuple[dict[int, list[tuple[int, ooxml.Value, str]]], list[tuple[str, str]], list[tuple[str, str]]]:  # fmt: skip
+    """The rows of a sheet of formula tables (the plots, the checks): title, intro, the features'
+    header, each table with its label (or a heading above it, with numbers in the label column);
+    and the labels and the texts that run on to the right, for the widths."""
+    rows: dict[int, list[tuple[int, ooxml.Value, str]]] = {}
+    title, intro = graph.word(f"{words}_title"), graph.word(f"{words}_intro")
+    rows[1] = [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, title, "title")]
+    rows[2] = [(LABEL_COL, intro, "note")]
+    rows[header] = [(BLOCK_LEFT + j, graph.word("feature", j=j + 1), "label") for j in range(layout.d)]
+    labels: list[tuple[str, str]] = []
+    spilling = [(title, "title"), (intro, "note")]
+    for block in table.blocks:
+        area = block.area
+        if block.labels:
+            rows[area.top - 1] = [(LABEL_COL, block.label, "heading")]
+            spilling.append((block.label, "heading"))
+        else:
+            labels.append((block.label, "label"))
+        style = style_of(graph, block)
+        for i in range(area.shape[0]):
+            r = area.top + i
+            label: ooxml.Value = block.labels[i] if block.labels else block.label
+            cells: list[tuple[int, ooxml.Value, str]] = [(LABEL_COL, label, "label")]
+            for j in range(area.shape[1]):
+                c = area.left + j
+                cells.append((c, formula_cell(block.formula(r, c), cached, area, i, j), style))
+            rows[r] = cells
+    return rows, labels, spilling
+
+
+def _check_style(graph: Graph, block: plots.PlotBlock) -> str:
+    """Lights as ✓ or ✗; the residuals, which are rounding, in scientific notation; the rest as
+    the backward nodes."""
+    if block.name.endswith("_holds"):
+        return ooxml.styled("backward", graph.formats.get("light"))
+    kind = "rounding" if block.name in checks.RESIDUALS else "backward"
+    return ooxml.styled("backward", graph.formats.get(kind))
 
 
 def _style(graph: Graph, block: plots.PlotBlock) -> str:

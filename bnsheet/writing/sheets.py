@@ -1,5 +1,5 @@
 """Lays out the sheets of a graph — the graph front sheet (front.py), the parameters, one sheet per
-input and node, the plots (plotsheet.py) — and writes the .xlsx atomically, with a defined name for
+input and node, the plots and the checks (plotsheet.py) — and writes the .xlsx atomically, with a defined name for
 every block (SPEC §4), each block's numbers in its kind's number format.
 
 Every formula cell carries a cached value computed from the formulas by the ``cached_values``
@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..a1 import Area, cell, col_letter
 from ..layout import BLOCK_LEFT, BLOCK_TOP, HEADER_ROW, LABEL_COL, PARAMS_SHEET, Layout, defined_name
-from ..model import plots, reference
+from ..model import checks, plots, reference
 from ..model.graph import Block, Graph
 from ..model.inputs import Inputs
 from ..values import ErrorValue, Values
@@ -31,7 +31,7 @@ from . import ooxml
 from .compile import cell_pattern, param_formula
 from .files import check_target, replacing
 from .front import GRAPH_SHEET, TAB, graph_sheet, link
-from .plotsheet import formula_cell, plots_sheet
+from .plotsheet import checks_sheet, formula_cell, plots_sheet
 from .widths import DEFAULT_WIDTH, fitted, reach, text_width
 
 Row = tuple[int, list[tuple[int, ooxml.Value, str]]]
@@ -97,6 +97,7 @@ class _Book:
         self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
         self.recorded = recorded
         self.plots = plots.layout(graph, layout)
+        self.checks = checks.layout(graph, layout)
         self.typical = _typical(inputs)
 
     def names(self) -> dict[str, str]:
@@ -104,15 +105,16 @@ class _Book:
         names = {defined_name(b.name): layout.area(b).absolute() for b in graph.blocks}
         names |= {defined_name(p.name): layout.param_area(graph.params, p.name).absolute() for p in graph.params}
         names |= {defined_name(b.name): b.area.absolute() for b in self.plots.blocks if not b.text}
+        names |= {defined_name(b.name): b.area.absolute() for b in self.checks.blocks}
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
         return names | dict(self.recorded)
 
     def formula_areas(self) -> list[Area]:
-        """Every area of formula cells: the nodes, the parameters that are formulas, the plot tables."""
+        """Every area of formula cells: the nodes, the parameters that are formulas, the plot and check tables."""
         areas = [self.layout.area(b) for b in self.graph.nodes if b.name not in self.exercise]
         areas += [self.layout.param_area(self.graph.params, p.name) for p in self.graph.params if p.formula]
-        return areas + [b.area for b in self.plots.blocks]
+        return areas + [b.area for b in (*self.plots.blocks, *self.checks.blocks)]
 
     def sheets(self, cached: Values | None, bar: tqdm | None = None) -> list[ooxml.Sheet]:
         graph, layout = self.graph, self.layout
@@ -123,7 +125,8 @@ class _Book:
                          exercise_module.upstream_exercises(block, graph, self.exercise))
             for block in graph.blocks
         ]  # fmt: skip
-        return [*sheets, plots_sheet(graph, layout, self.plots, cached)]
+        sheets.append(plots_sheet(graph, layout, self.plots, cached))
+        return sheets + ([checks_sheet(graph, layout, self.checks, cached)] if self.checks.blocks else [])
 
 
 def number_style(graph: Graph, block: Block, typical: float) -> str:
