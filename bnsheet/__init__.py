@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .grading.grade import Grade, grade
     from .grading.gradebook import Gradebook, grade_all
     from .model import reference
-    from .writing.build import build
+    from .writing.build import build, build_class
 
 # name -> (module, attribute); None: the module itself
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -42,8 +42,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "build":
-        value: Any = _build()
+    if name in ("build", "build_class"):
+        value: Any = _build(name)
     elif name in _LAZY:
         module, attribute = _LAZY[name]
         loaded = import_module(f"{__name__}.{module}")
@@ -58,13 +58,15 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-def _build() -> Any:
+def _build(name: str) -> Any:
+    """build or build_class, with formualizer's recalculation handed in for the cached values."""
     from functools import partial, update_wrapper
 
     from .engines import formualizer
     from .writing import build as building
 
-    return update_wrapper(partial(building.build, recalculate=formualizer.recalculate_bytes), building.build)
+    function = getattr(building, name)
+    return update_wrapper(partial(function, recalculate=formualizer.recalculate_bytes), function)
 
 
 __all__ = [
@@ -78,6 +80,7 @@ __all__ = [
     "TemplateError",
     "WorkbookError",
     "build",
+    "build_class",
     "grade",
     "grade_all",
     "reference",

@@ -9,15 +9,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import build, engines
+from . import build, build_class, engines
 from .checking.proposal import propose_map
 from .checking.verify import verify
 from .errors import BnsheetError, InputError
 from .experiment import training
-from .grading.gradebook import grade_all
+from .grading import feedback
+from .grading.gradebook import grade_all, submissions
 from .model.graph import LANGUAGES
 from .model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .version import __version__
+from .writing import roster
 from .writing.build import DEFAULT_PATH
 from .writing.files import replacing
 
@@ -102,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
     )
     b.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="with --exercise: one workbook per student of this CSV (ids in a column named id, or the first), "
+        "each with its own inputs, written to -o FOLDER/<id>.xlsx",
+    )
+    b.add_argument(
         "--from-experiment",
         action="store_true",
         help="x, gamma, beta, dout from a real batch of the experiment's network (--d: how many features)",
@@ -147,6 +155,11 @@ def _parser() -> argparse.ArgumentParser:
     g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
     g.add_argument("paths", nargs="+", metavar="PATH")
     g.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    g.add_argument(
+        "--roster", metavar="CSV", help="the class's roster: each file's inputs checked against the students'"
+    )
+    g.add_argument("--gradebook", metavar="CSV", help="also write a gradebook to import into an LMS: a row per student")
+    g.add_argument("--feedback", metavar="DIR", help="also write per submission a copy marked with what is wrong")
     form = g.add_mutually_exclusive_group()
     form.add_argument("--csv", action="store_true", help="print one CSV row per file and node")
     form.add_argument("--json", action="store_true", help="print one JSON record per file and node")
@@ -204,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     given = {"x": args.x, "gamma": args.gamma, "beta": args.beta, "dout": args.dout}
+    if args.roster is not None:
+        return _build_class(args, given)
     source = ""
     if args.from_experiment:
         clashing = [f"--{name}" for name, value in [("n", args.n), *given.items()] if value is not None]
@@ -236,6 +251,24 @@ def _build(args: argparse.Namespace) -> int:
         **given,
     )
     print(f"wrote {path}{source}")
+    return 0
+
+
+def _build_class(args: argparse.Namespace, given: dict[str, str | None]) -> int:
+    """One workbook per student of the roster, into the folder -o names."""
+    drawn = [f"--{name}" for name, value in given.items() if value is not None]
+    drawn += [f"--{n}" for n in ("running-mean", "running-var") if getattr(args, n.replace("-", "_")) is not None]
+    drawn += ["--from-experiment"] * args.from_experiment + ["--force"] * args.force
+    drawn += ["--seed"] * (args.seed != DEFAULT_SEED)
+    if args.exercise is None or args.output is None:
+        raise InputError("--roster writes a class's exercise workbooks: give --exercise NODES and -o FOLDER")
+    if drawn:
+        raise InputError(f"--roster draws each student's inputs from the student's own seed; drop {', '.join(drawn)}")
+    paths = build_class(
+        args.output, args.roster, exercise=args.exercise, n=args.n, d=args.d, eps=args.eps, momentum=args.momentum,
+        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args),
+    )  # fmt: skip
+    print(f"wrote {len(paths)} workbooks to {args.output}")
     return 0
 
 
@@ -281,7 +314,19 @@ def _map(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     """Grade, print, and say 0 all correct, 1 something is not, 2 no file could be graded."""
-    book = grade_all(args.paths, engine=args.engine)
+    students = roster.read(args.roster) if args.roster is not None else None
+    gradebook = Path(args.gradebook) if args.gradebook is not None else None
+    if gradebook is not None and (gradebook.exists() or not gradebook.parent.is_dir()):
+        state = "exists already; choose a new name" if gradebook.exists() else "is in a folder that does not exist"
+        raise InputError(f"--gradebook {gradebook}: {state}")
+    if args.feedback is not None:
+        feedback.check_folder(Path(args.feedback), submissions(args.paths))
+    book = grade_all(args.paths, engine=args.engine, roster=students)
+    if gradebook is not None:
+        with replacing(gradebook) as temporary:
+            temporary.write_text(book.to_lms_csv(), encoding="utf-8")
+    if args.feedback is not None:
+        feedback.write_all(book, Path(args.feedback))
     if not book.grades:
         for _, reason in book.unusable:
             print(f"bnsheet: {reason}", file=sys.stderr)

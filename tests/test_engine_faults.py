@@ -290,6 +290,52 @@ def test_ironcalc_writes_a_tiny_negative_number_as_minus_zero_in_fixed():
     assert model.get_cell_value(0, 1, 2) == "-0.00"
 
 
+def test_formualizer_spills_an_array_formula_over_the_values_excel_saves_beside_it(tmp_path):
+    # Excel and LibreOffice save {=A1:A3*2} entered over B1:B3 as the formula in B1 and the results
+    # as plain values in B2:B3. formualizer 0.13 takes those values for cells in the way of the
+    # spill and gives #SPILL! in B1 (Excel and LibreOffice give 2, 4, 6). bnsheet's formualizer
+    # copy leaves such cells empty (engines/formualizer.py, _array_values_removed).
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "s"
+    for r in (1, 2, 3):
+        sheet[f"A{r}"] = float(r)
+    sheet["B1"] = ArrayFormula("B1:B3", "=A1:A3*2")
+    sheet["B2"], sheet["B3"] = 4.0, 6.0  # the results, as Excel stores them
+    book.save(tmp_path / "array.xlsx")
+    raw = fz.load_workbook(str(tmp_path / "array.xlsx"))
+    raw.evaluate_all()
+    assert raw.sheet("s").get_values(fz.RangeAddress("s", 1, 2, 1, 2))[0][0] == {"type": "Error", "kind": "Spill"}
+    from bnsheet.a1 import Area
+
+    area = Area("s", 1, 2, 3, 2)
+    assert engines.recalculate("formualizer", tmp_path / "array.xlsx", [area])[area].ravel().tolist() == [2.0, 4.0, 6.0]
+
+
+def test_formualizer_knows_no_mmult_minverse_mdeterm(tmp_path):
+    # #NAME? for functions Excel, LibreOffice, Gnumeric and ironcalc compute; grading says so
+    # (status app-dependent) instead of calling the learner's formula an error (grading/judge.py LACKS).
+    import openpyxl
+
+    from bnsheet.grading.judge import LACKS
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "s"
+    sheet["A1"], sheet["A2"], sheet["B1"], sheet["B2"] = 2.0, 1.0, 1.0, 3.0
+    calls = sorted(LACKS["formualizer"])
+    for k, name in enumerate(calls, start=1):
+        sheet[f"D{k}"] = f"=SUM({name}(A1:B2{',A1:B2' if name == 'MMULT' else ''}))"
+    book.save(tmp_path / "f.xlsx")
+    raw = fz.load_workbook(str(tmp_path / "f.xlsx"))
+    raw.evaluate_all()
+    got = raw.sheet("s").get_values(fz.RangeAddress("s", 1, 4, len(calls), 4))
+    assert [row[0] for row in got] == [{"type": "Error", "kind": "Name"}] * len(calls)
+
+
 @pytest.mark.apps("soffice")
 def test_libreoffice_refuses_a_power_whose_result_is_subnormal(tmp_path):
     # x of about 1e-160 squares to about 1e-320, below the smallest normal double (2.2e-308) but a

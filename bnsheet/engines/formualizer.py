@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..a1 import Area, looks_like_cell
+from ..a1 import Area, looks_like_cell, split_address
 from ..errors import EngineError, WorkbookError
 from ..limits import MAX_PARTS, MAX_UNPACKED_BYTES
 from ..reading import package
@@ -148,6 +148,8 @@ def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
         nonlocal shared
         if name.startswith("xl/worksheets/"):
             shared = shared or b'"shared"' in data
+            if b'"array"' in data:
+                data = _array_values_removed(data)
             if not _TEXT_IN_FORMULA.search(data) and not (
                 b"<f " in data and _TEXT_IN_FORMULA_WITH_ATTRIBUTES.search(data)
             ):
@@ -163,6 +165,38 @@ def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
             f"formualizer could not read {'the workbook' if isinstance(workbook, bytes) else workbook}: {exc}"
         ) from None
     return packed.getvalue(), shared
+
+
+_ARRAY_RANGE = re.compile(rb'<f\b[^>]*\bt="array"[^>]*\bref="([A-Za-z]{1,3}[0-9]+):([A-Za-z]{1,3}[0-9]+)"')
+_ARRAY_RANGE_REF_FIRST = re.compile(rb'<f\b[^>]*\bref="([A-Za-z]{1,3}[0-9]+):([A-Za-z]{1,3}[0-9]+)"[^>]*\bt="array"')
+_VALUE_CELL = re.compile(rb'<c\b([^>]*?)\br="([A-Za-z]{1,3}[0-9]+)"([^>]*?)(?<!/)>(?:(?!<f\b).)*?</c>', re.S)
+_CELL_TYPE = re.compile(rb'\s+t="[^"]*"')
+
+
+def _array_values_removed(data: bytes) -> bytes:
+    """A sheet's XML without the values stored in the cells an array formula covers (its first
+    cell keeps its formula).
+
+    Excel and LibreOffice save an array formula entered over a range (Ctrl+Shift+Enter) as the
+    formula in its first cell and the results as plain values in the others; formualizer 0.13
+    takes those values for cells in the way and gives #SPILL! (tests/test_engine_faults.py). They
+    are results, not input, so the copy formualizer loads leaves them empty.
+    """
+    spans = []
+    for pattern in (_ARRAY_RANGE, _ARRAY_RANGE_REF_FIRST):
+        for first, last in pattern.findall(data):
+            (top, left), (bottom, right) = split_address(first.decode()), split_address(last.decode())
+            spans.append((top, left, bottom, right))
+    if not spans:
+        return data
+
+    def emptied(match: re.Match[bytes]) -> bytes:
+        row, col = split_address(match.group(2).decode())
+        if any(t <= row <= b and le <= col <= r and (row, col) != (t, le) for t, le, b, r in spans):
+            return b"<c" + _CELL_TYPE.sub(b"", match.group(1) + b'r="' + match.group(2) + b'"' + match.group(3)) + b"/>"
+        return match.group()
+
+    return _VALUE_CELL.sub(emptied, data)
 
 
 def _shared_formulas_to_expand(path: Path) -> list[tuple[str, int, int, str]]:

@@ -8,6 +8,7 @@ is judged again with the expected values substituted upstream, so one mistake is
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,18 +19,25 @@ import numpy as np
 from .. import engines, tables
 from ..a1 import Area
 from ..engines.substitute import substitute
+from ..errors import WorkbookError
 from ..layout import defined_name
+from ..model import trials as model_trials
 from ..model.graph import Graph, load
+from ..model.inputs import Inputs
 from ..reading import vetting
-from ..reading.blocks import locate, read_inputs, stored_inputs
+from ..reading.blocks import check_input_shapes, locate, read_inputs, stored_inputs
 from ..reading.xlsx import XlsxFile
 from ..values import Values
 from ..writing import exercise as exercise_module
+from ..writing import roster as roster_module
+from ..writing.roster import Roster
+from . import identity
 from .judge import Judge, NodeGrade
 
 if TYPE_CHECKING:
     import pandas as pd
 
+TRIALS = model_trials.DEFAULT_COUNT  # hidden input sets each block is judged at, besides its own
 COLUMNS = ["node", "sheet", "shape", "status", "cells", "wrong_cells", "diagnosis", "wrong"]
 
 
@@ -40,6 +48,8 @@ class Grade:
     path: Path
     engine: str
     nodes: list[NodeGrade]
+    student: str = ""  # the student the file belongs to (recorded, or its name in the roster)
+    inputs: str = ""  # own, of student 17, edited; empty when the file records no student
 
     @property
     def correct(self) -> int:
@@ -72,51 +82,91 @@ class Grade:
         return "\n".join(lines)
 
 
-def grade(path: str | Path, engine: str | None = None, graph: Graph | None = None) -> Grade:
-    """Recalculate ``path`` with ``engine`` and judge each exercise block the file records.
+def grade(
+    path: str | Path, engine: str | None = None, graph: Graph | None = None, *, roster: Roster | None = None,
+    trials: int = TRIALS,
+) -> Grade:  # fmt: skip
+    """Recalculate ``path`` with ``engine`` and judge each exercise block the file records, at the
+    file's own inputs and at ``trials`` hidden input sets (model/trials.py, as verify draws them).
 
-    A workbook that records no exercise is graded on every node.
+    A workbook that records no exercise is graded on every node. A workbook that records a
+    student (writing/roster.py) has its inputs checked against the student's (and, with a
+    ``roster``, against every student's): ``Grade.inputs`` says ``own``, ``of student 17`` or
+    ``edited``.
 
     >>> from bnsheet import build
     >>> g = grade(build("output/doctest-grade.xlsx", exercise="dx1,dmu"))
     >>> [(n.node, n.status) for n in g.nodes], g.score
     ([('dx1', 'empty'), ('dmu', 'empty')], 0.0)
     """
-    graph = graph or load()
+    graph = graph or _template()
     engine = engine or engines.default()
     engines.require(engine)
     path = Path(path)
+    if path.suffix.lower() == ".ods":
+        raise WorkbookError(
+            f"{path}: an OpenDocument spreadsheet (.ods), which grade does not read: save it as .xlsx "
+            "(LibreOffice: File > Save As, Excel 2007-365)"
+        )
     vetting.vet(path)
     with XlsxFile(path) as book:
         located = locate(book, graph)
         chosen = exercise_module.recorded(book.names) or tuple(b.name for b in graph.nodes)
         names = [b.name for b in graph.nodes if b.name in chosen]
         areas = {name: area for name, area in located.items() if area is not None}
+        check_input_shapes(path, graph, areas)
         typed = [name for name in names if name in areas]
-        judge = Judge(book, graph, areas)
+        judge = Judge(book, graph, areas, engine)
+        recorded = roster_module.recorded(book.names)
+        drawn = model_trials.draw(areas["x"].shape, trials, _trial_seed(recorded))
         with tempfile.TemporaryDirectory(prefix="bnsheet-grade-") as folder:
-            recalculate = _Recalculation(engine, book, Path(folder), judge.positions(typed))
-            values = recalculate({}, list(areas.values()))
-            judge.expect(read_inputs(path, graph, areas, stored_inputs(book, graph, areas), values))
+            recalculate = _Recalculation(engine, book, Path(folder), judge.positions(typed), graph, areas, drawn)
+            runs = recalculate(None, list(areas.values()))
+            inputs = read_inputs(path, graph, areas, stored_inputs(book, graph, areas), runs[0])
+            judge.expect(inputs, drawn)
+            recalculate.own = inputs
             grades = {name: _missing(name) for name in names if name not in areas}
-            grades |= _judge_each_on_its_own(judge, typed, values, recalculate)
-    return Grade(path, engine, [grades[name] for name in names])
+            grades |= _judge_each_on_its_own(judge, typed, runs, recalculate)
+    student, verdict = identity.check(path, recorded, inputs, chosen, roster)
+    return Grade(path, engine, [grades[name] for name in names], student=student, inputs=verdict)
+
+
+def _trial_seed(recorded: tuple[str, int] | None) -> int:
+    """The hidden trials' seed: fixed, so a grade repeats, and per student where the file records one."""
+    return 0x5EED if recorded is None else recorded[1] ^ 0x5EED
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> Graph:
+    """The default template, parsed once per process (a class is graded file after file)."""
+    return load()
 
 
 class _Recalculation:
-    """Recalculates the workbook, or a copy with blocks replaced by numbers (see substitute.py);
-    a copy is made as well where COLUMN(C7)-style positions must be folded for the engine."""
+    """Recalculates the workbook at its own inputs and at each hidden trial, with some blocks
+    replaced by numbers (the expected values of blocks found wrong) at each; a private copy is made
+    once where COLUMN(C7)-style positions must be folded for the engine (see substitute.py)."""
 
-    def __init__(self, engine: str, book: XlsxFile, folder: Path, folded: list[str]) -> None:
+    def __init__(
+        self, engine: str, book: XlsxFile, folder: Path, folded: list[str], graph: Graph, areas: dict[str, Area],
+        drawn: list[Inputs],
+    ) -> None:  # fmt: skip
         self.engine, self.book, self.folder, self.folded = engine, book, folder, folded
-        self.copies = 0
+        self.graph, self.areas, self.drawn = graph, areas, drawn
+        self.own: Inputs | None = None
+        self.copy: Path | None = None
 
-    def __call__(self, blocks: dict[Area, np.ndarray], areas: list[Area]) -> Values:
-        if not blocks and not self.folded:
-            return engines.recalculate(self.engine, self.book.path, areas)
-        self.copies += 1
-        copy = substitute(self.book, self.folder / f"copy-{self.copies}.xlsx", blocks, self.folded)
-        return engines.recalculate(self.engine, copy, areas)
+    def __call__(self, blocks: list[dict[Area, np.ndarray]] | None, areas: list[Area]) -> list[Values]:
+        """``blocks``: per input set (own, then each trial) the areas that hold given numbers."""
+        if self.folded and self.copy is None:
+            self.copy = substitute(self.book, self.folder / "folded.xlsx", {}, self.folded)
+        path = self.copy or self.book.path
+        sets = [self.own, *self.drawn] if blocks is not None else self.drawn
+        variants = [model_trials.variant(self.graph, self.areas, one) for one in sets if one is not None]
+        if blocks is None:
+            return engines.recalculate_each(self.engine, path, areas, variants)
+        variants = [v | replaced for v, replaced in zip(variants, blocks, strict=True)]
+        return engines.recalculate_each(self.engine, path, areas, variants)[1:]
 
 
 def _missing(name: str) -> NodeGrade:
@@ -125,7 +175,7 @@ def _missing(name: str) -> NodeGrade:
 
 
 def _judge_each_on_its_own(
-    judge: Judge, names: list[str], values: Values, recalculate: _Recalculation
+    judge: Judge, names: list[str], runs: list[Values], recalculate: _Recalculation
 ) -> dict[str, NodeGrade]:
     """Judge in rounds: a failing block is final once no block it reads (transitively) is still
     undecided and failing; blocks found wrong are then replaced by their expected values and the
@@ -135,7 +185,10 @@ def _judge_each_on_its_own(
     pending = list(names)
     replaced: list[str] = []
     while pending:
-        tentative = {name: judge(name, values[judge.areas[name]]) for name in pending}
+        tentative = {name: judge(name, [values[judge.areas[name]] for values in runs]) for name in pending}
+        for name in pending:
+            if name in ancestors[name] and tentative[name].status not in ("error", "empty"):
+                tentative[name] = _circular(tentative[name], ancestors)
         failing = {name for name, g in tentative.items() if g.status != "correct"}
         for name in pending:
             verdict = tentative[name]
@@ -152,14 +205,29 @@ def _judge_each_on_its_own(
             final |= {name: tentative[name] for name in pending}
             pending = []
         if pending:
-            blocks = {judge.areas[name]: judge.expected[name] for name in replaced}
-            values = recalculate(blocks, [judge.areas[name] for name in pending])
+            blocks = [{judge.areas[name]: expected[name] for name in replaced} for expected in judge.sets]
+            runs = recalculate(blocks, [judge.areas[name] for name in pending])
     return final
 
 
+def _circular(verdict: NodeGrade, ancestors: dict[str, set[str]]) -> NodeGrade:
+    """A block that reads itself through other sheets is an error whatever numbers the engine
+    shows: Gnumeric computes through a circular reference (Excel and LibreOffice report it)."""
+    through = sorted(
+        a for a in ancestors[verdict.node] if verdict.node in ancestors.get(a, set()) and a != verdict.node
+    )
+    found = NodeGrade(verdict.node, verdict.sheet, verdict.shape, status="error", cells=verdict.cells)
+    found.note(
+        f"a circular reference: the block reads itself through {', '.join(through)} "
+        "(Excel and LibreOffice report it; Gnumeric computes through it)"
+    )
+    return found
+
+
 def _cells_text(cells: list[tuple[str, float, Any]]) -> str:
-    return ", ".join(f"{address} expected {expected:.6g} got {_value(got)}" for address, expected, got in cells)
+    return ", ".join(f"{address} expected {expected:.6g} got {shown(got)}" for address, expected, got in cells)
 
 
-def _value(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A cell's value as a grade shows it: 6 significant digits, ``empty`` for nothing."""
     return f"{value:.6g}" if isinstance(value, float) else ("empty" if value is None else str(value))

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from .. import engines, tables
 from ..errors import BnsheetError, WorkbookError
+from ..writing.roster import Roster
 from .grade import COLUMNS, Grade, grade
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FILE_COLUMNS = ["file", "score", "correct", "nodes"]
+FILE_COLUMNS = ["file", "student", "status", "inputs", "score", "correct", "nodes", "reason"]
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Gradebook:
 
     grades: list[Grade] = field(default_factory=list)
     unusable: list[tuple[Path, str]] = field(default_factory=list)
+    roster: Roster | None = None
 
     @property
     def ok(self) -> bool:
@@ -35,11 +37,15 @@ class Gradebook:
 
     @property
     def scores(self) -> pd.DataFrame:
-        """One row per file: its score (share of exercise nodes correct), correct and node counts."""
+        """One row per file: its student, status (graded or unusable), whose inputs it carries, its
+        score (share of exercise nodes correct), correct and node counts, and why it is unusable."""
         import pandas as pd
 
-        rows = [(str(g.path), round(g.score, 4), g.correct, len(g.nodes)) for g in self.grades]
-        rows += [(str(path), 0.0, 0, 0) for path, _ in self.unusable]
+        rows = [(str(g.path), g.student, "graded", g.inputs, round(g.score, 4), g.correct, len(g.nodes), "")
+                for g in self.grades]  # fmt: skip
+        rows += [
+            (str(path), _student(path, self.roster), "unusable", "", 0.0, 0, 0, why) for path, why in self.unusable
+        ]
         return pd.DataFrame(rows, columns=FILE_COLUMNS)
 
     @property
@@ -64,6 +70,31 @@ class Gradebook:
         nodes = json.loads(self.table.to_json(orient="records"))
         return json.dumps({"ok": self.ok, "files": files, "nodes": nodes}, indent=2)
 
+    def to_lms_csv(self) -> str:
+        """The gradebook an LMS imports: one row per roster student (per file without a roster):
+        id, score (exercise nodes correct), out_of, status (graded, unusable, missing), inputs,
+        file, then each node's status. A student with several files is given the best one."""
+        import pandas as pd
+
+        nodes = list(dict.fromkeys(g.node for grade in self.grades for g in grade.nodes))
+        rows: dict[str, dict[str, object]] = {}
+        for path, reason in self.unusable:
+            student = _student(path, self.roster) or path.stem
+            rows.setdefault(student, {"id": student, "score": 0, "out_of": "", "status": "unusable",
+                                      "inputs": "", "file": str(path), "reason": reason})  # fmt: skip
+        for graded in sorted(self.grades, key=lambda g: g.correct):  # the best file of a student last
+            student = graded.student or graded.path.stem
+            rows[student] = {"id": student, "score": graded.correct, "out_of": len(graded.nodes), "status": "graded",
+                             "inputs": graded.inputs, "file": str(graded.path), "reason": ""}  # fmt: skip
+            rows[student] |= {g.node: g.status for g in graded.nodes}
+        if self.roster is not None:
+            missing = {"score": 0, "out_of": "", "status": "missing", "inputs": "", "file": "", "reason": "no file"}
+            rows = {student: rows.get(student, {"id": student} | missing) for student in self.roster.ids} | {
+                student: row for student, row in rows.items() if student not in self.roster.ids
+            }
+        columns = ["id", "score", "out_of", "status", "inputs", "file", "reason", *nodes]
+        return str(pd.DataFrame(list(rows.values()), columns=columns).to_csv(index=False))
+
     def to_text(self) -> str:
         parts = [g.to_text() for g in self.grades]
         parts += [f"{path}: cannot be graded: {reason}" for path, reason in self.unusable]
@@ -72,13 +103,22 @@ class Gradebook:
         return "\n\n".join(parts)
 
 
+def _student(path: Path, roster: Roster | None) -> str:
+    return path.stem if roster is not None and path.stem in roster.ids else ""
+
+
 def submissions(paths: Sequence[str | Path]) -> list[Path]:
-    """The workbooks to grade: files as given, and every .xlsx in a folder (sorted, recursively)."""
+    """The workbooks to grade: files as given, and every .xlsx in a folder (sorted, recursively);
+    .ods files in a folder are listed too, so that each is reported (unusable) rather than skipped."""
     found: list[Path] = []
     for given in map(Path, paths):
         if given.is_dir():
             found += sorted(
-                p for p in given.rglob("*.xlsx") if p.is_file() and not p.name.startswith(("~$", ".~lock", "."))
+                p
+                for p in given.rglob("*")
+                if p.suffix.lower() in (".xlsx", ".ods")
+                and p.is_file()
+                and not p.name.startswith(("~$", ".~lock", "."))
             )
         else:
             found.append(given)
@@ -87,8 +127,9 @@ def submissions(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def grade_all(paths: Sequence[str | Path], engine: str | None = None) -> Gradebook:
-    """Grade every workbook in ``paths`` (files or folders).
+def grade_all(paths: Sequence[str | Path], engine: str | None = None, roster: Roster | None = None) -> Gradebook:
+    """Grade every workbook in ``paths`` (files or folders); with a ``roster`` (writing/roster.py),
+    each file's inputs are checked against every student's.
 
     >>> from bnsheet import build
     >>> book = grade_all([build("output/doctest-class.xlsx", exercise="dmu")])
@@ -97,10 +138,10 @@ def grade_all(paths: Sequence[str | Path], engine: str | None = None) -> Gradebo
     """
     engine = engine or engines.default()
     engines.require(engine)
-    book = Gradebook()
+    book = Gradebook(roster=roster)
     for path in submissions(paths):
         try:
-            book.grades.append(grade(path, engine=engine))
+            book.grades.append(grade(path, engine=engine, roster=roster))
         except BnsheetError as exc:
             book.unusable.append((path, str(exc)))
     return book

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,7 @@ from ..a1 import Area, references
 from ..checking import agreement
 from ..checking.expected import expected_nodes, tolerances
 from ..engines.substitute import has_positions
+from ..layout import defined_name
 from ..model.graph import Graph
 from ..model.inputs import Inputs
 from ..reading.xlsx import Cell, XlsxFile
@@ -21,6 +23,19 @@ from ..values import CellValue, ErrorValue
 
 SHOWN = 5  # wrong cells listed per node
 _NAMED = re.compile(r"(?<![A-Za-z0-9_.!])bn_([A-Za-z0-9_]+)", re.I)
+APP_DEPENDENT = "app-dependent"  # a status: the value depends on the application that computes it
+# Functions an engine does not know (#NAME?) though Excel, LibreOffice and Gnumeric do
+# (tests/test_engine_faults.py keeps each visible).
+LACKS = {"formualizer": {"MMULT", "MINVERSE", "MDETERM"}}
+_FUNCTION = re.compile(r"([A-Za-z][A-Za-z0-9.]*)\s*\(")
+_PAREN = re.compile(r"([A-Za-z][A-Za-z0-9.]*)?\s*\(|\)")
+_STRINGS = re.compile(r'"(?:[^"]|"")*"')
+_RANGE = re.compile(
+    r"(?:(?:'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?\$?[A-Za-z]{1,3}\$?[0-9]+:\$?[A-Za-z]{1,3}\$?[0-9]+"
+    r"|(?<![A-Za-z0-9_.!])bn_[A-Za-z0-9_]+\b(?!\s*\()"
+)
+_OPERATORS = set("+-*/^&<>=")
+_CALLS = re.compile(r"\b(?:INDIRECT|OFFSET|INDEX|COLUMN|ROW)\s*\(", re.I)  # may read cells without an A1 reference
 
 
 @dataclass
@@ -43,16 +58,29 @@ class NodeGrade:
 class Judge:
     """Judges one block's recalculated values against the reference and explains what is wrong."""
 
-    def __init__(self, book: XlsxFile, graph: Graph, areas: dict[str, Area]) -> None:
-        self.book, self.graph, self.areas = book, graph, areas
+    def __init__(self, book: XlsxFile, graph: Graph, areas: dict[str, Area], engine: str = "") -> None:
+        self.book, self.graph, self.areas, self.engine = book, graph, areas, engine
+        self.ranges = {defined_name(name).lower() for name, area in areas.items() if area.shape != (1, 1)}
         self.rows_of = {area.sheet: area.shape[0] for area in areas.values()}
 
-    def expect(self, inputs: Inputs) -> None:
-        """Take the workbook's inputs: the reference values and tolerances follow from them."""
+    def expect(self, inputs: Inputs, trials: Sequence[Inputs] = ()) -> None:
+        """Take the workbook's inputs and the hidden trials': the reference values and tolerances
+        follow from them (a node's ``error_scale`` as verify takes it)."""
         self.inputs = inputs
-        self.expected = expected_nodes(inputs)
-        self.tolerance = tolerances(inputs, self.expected)
+        self.sets = [expected_nodes(one) for one in (inputs, *trials)]
+        self.tolerances = [
+            self._tolerances(one, expected) for one, expected in zip((inputs, *trials), self.sets, strict=True)
+        ]
+        self.expected, self.tolerance = self.sets[0], self.tolerances[0]
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
+
+    def _tolerances(self, inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """verify's tolerances; a node that is all rounding (dx_diff) takes its error_scale node's."""
+        tolerance = tolerances(inputs, expected)
+        for block in self.graph.nodes:
+            if block.error_scale:
+                tolerance[block.name] = np.maximum(tolerance[block.name], tolerance[block.error_scale])
+        return tolerance
 
     def positions(self, typed: list[str]) -> list[str]:
         """The sheets of ``typed`` nodes whose formulas take COLUMN or ROW of one cell."""
@@ -89,7 +117,9 @@ class Judge:
         on_sheet = {block for block, a in self.areas.items() if a.sheet in sheets}
         return (on_sheet | (named & set(self.areas))) - {name}
 
-    def __call__(self, name: str, got: np.ndarray) -> NodeGrade:
+    def __call__(self, name: str, runs: Sequence[np.ndarray]) -> NodeGrade:
+        """The verdict on block ``name`` from its values at the workbook's inputs and at each trial."""
+        got = runs[0]
         area, expected, tolerance = self.areas[name], self.expected[name], self.tolerance[name]
         result = NodeGrade(name, area.sheet, f"{expected.shape[0]}x{expected.shape[1]}", cells=expected.size)
         if area.shape != expected.shape:
@@ -105,24 +135,69 @@ class Judge:
             return result
         numbers = agreement.numbers(got)
         right = np.abs(numbers - expected) <= tolerance
-        if not _errors(result, area, grid, got):
-            _wrong_cells(result, area, grid, got, expected, right)
-            _constants(result, area, typed)
-            if result.status == "wrong" and not right.all():
-                self._diagnose(result, area, grid, numbers, right)
-            elif result.status == "correct":
-                _filled(result, typed)
+        if self._lacking(result, typed, got) or _errors(result, area, grid, got):
+            return result
+        empty = _wrong_cells(result, area, grid, got, expected, right)
+        _constants(result, area, typed)
+        if result.status == "wrong" and not right.all() and not empty:  # "empty" beats any $ hint
+            self._diagnose(result, area, grid, typed, numbers, right)
+        if result.status == "correct":
+            self._at_trials(result, area, grid, runs)
+        _intersections(result, typed, self.ranges)
+        if result.status == "correct":
+            _filled(result, typed)
         return result
 
-    def _diagnose(
-        self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: np.ndarray, right: np.ndarray
+    def _lacking(self, result: NodeGrade, typed: list[tuple[int, int, Cell | None]], got: np.ndarray) -> bool:
+        """#NAME? where the formulas call a function the grading engine lacks (formualizer: MMULT):
+        the learner's screen is right; status app-dependent, saying which engine computes it."""
+        lacks = LACKS.get(self.engine, set())
+        called = {m.group(1).upper() for _, _, c in typed for m in _FUNCTION.finditer((c.formula or "") if c else "")}
+        missing = sorted(called & lacks)
+        if not missing or not any(isinstance(v, ErrorValue) and str(v) == "#NAME?" for v in got.flat):
+            return False
+        result.status = APP_DEPENDENT
+        result.note(
+            f"{self.engine} cannot compute {', '.join(missing)} (Excel, LibreOffice, Gnumeric and ironcalc can): "
+            "grade this file with --engine ironcalc or --engine libreoffice"
+        )
+        return True
+
+    def _at_trials(
+        self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], runs: Sequence[np.ndarray]
     ) -> None:
+        """Right at the shown inputs, judged again at each hidden trial: numbers typed as formulas
+        (=1.76) or formulas right only by coincidence fail there. The trials' numbers are not shown."""
+        for k, got in enumerate(runs[1:], start=1):
+            bad = ~(np.abs(agreement.numbers(got) - self.sets[k][result.node]) <= self.tolerances[k][result.node])
+            if not bad.any():
+                continue
+            result.status, result.wrong_cells = "wrong", int(bad.sum())
+            cells = [(i, j) for i, j in zip(*np.nonzero(bad), strict=True)]
+            fixed = [(i, j) for i, j in cells if _constant(grid[i][j])]
+            where = _listed([area.address(i, j) for i, j in cells])
+            if len(fixed) == len(cells):
+                result.note(
+                    f"typed numbers, not formulas: {where} hold(s) no reference, so the right numbers "
+                    "at these inputs do not follow when an input changes"
+                )
+            else:
+                result.note(f"right only for these inputs: at other inputs {where} compute(s) the wrong numbers")
+            return
+
+    def _diagnose(
+        self, result: NodeGrade, area: Area, grid: list[list[Cell | None]], typed: list[tuple[int, int, Cell | None]],
+        got: np.ndarray, right: np.ndarray,
+    ) -> None:  # fmt: skip
         expected, tolerance = self.expected[result.node], self.tolerance[result.node]
         first = grid[0][0].formula if grid[0][0] is not None else None
-        if got.shape[0] > 1 and right[0].all():
+        where = _where_wrong(area, right, one_formula=len({c.r1c1 for _, _, c in typed if c is not None}) == 1)
+        if where == "rows":
             result.note("only the first row is right: " + self._pins(first, rows=True))
-        elif got.shape[1] > 1 and right[:, 0].all():
+        elif where == "columns":
             result.note("only the first column is right: " + self._pins(first, rows=False))
+        elif where:
+            result.note(where)
         if not np.isfinite(got).all():
             return
         if np.all(np.abs(got + expected) <= tolerance) and np.any(np.abs(expected) > tolerance):
@@ -158,6 +233,97 @@ class Judge:
         if rows:
             return "a reference that should keep its row with $ (C$7) moves when filled down"
         return "a reference pinned with $ before its column ($C) stays put when filled right"
+
+
+def _where_wrong(area: Area, right: np.ndarray, *, one_formula: bool) -> str:
+    """Where the wrong cells lie, as it is: ``rows`` or ``columns`` where one formula filled over
+    the block is right only in its first row or column (a $ pin, see _pins); else one cell, one
+    row or one column named, or nothing to say."""
+    wrong = ~right
+    rows, cols = np.nonzero(wrong.any(axis=1))[0], np.nonzero(wrong.any(axis=0))[0]
+    n, d = right.shape
+    if one_formula and n > 1 and right[0].all() and len(rows) == n - 1:
+        return "rows"
+    if one_formula and d > 1 and right[:, 0].all() and len(cols) == d - 1:
+        return "columns"
+    if wrong.sum() == 1 and right.size > 1:
+        return f"only {area.address(int(rows[0]), int(cols[0]))} is wrong"
+    if len(rows) == 1 and n > 1:
+        i = int(rows[0])
+        which = " (the last row)" if i == n - 1 else " (the first row)" if i == 0 else ""
+        return f"only row {area.top + i}{which} is wrong"
+    if len(cols) == 1 and d > 1:
+        j = int(cols[0])
+        which = " (the last column)" if j == d - 1 else " (the first column)" if j == 0 else ""
+        return f"only column {area.address(0, j).rstrip('0123456789')}{which} is wrong"
+    return ""
+
+
+def _intersections(result: NodeGrade, typed: list[tuple[int, int, Cell | None]], names: Collection[str]) -> None:
+    """Range arithmetic outside an array formula (=SUM(a!C7:C10*b!C7:C10) typed with Enter):
+    Excel 365 and formualizer compute it as an array, but LibreOffice, Gnumeric and Excel 2019 or
+    older take one cell of each range (implicit intersection), so the learner's screen may differ."""
+    found = next(
+        (
+            (c, r)
+            for _, _, c in typed
+            if c is not None and not c.array and (r := range_arithmetic(c.formula or "", names))
+        ),
+        None,
+    )
+    if found is None:
+        return
+    cell, reference = found
+    if result.status == "correct":
+        result.status = APP_DEPENDENT
+    result.note(
+        f"{cell.formula} computes with the range {reference} outside an array formula: Excel 365 computes it as an "
+        "array, but LibreOffice, Gnumeric and Excel 2019 or older take one cell of the range (implicit "
+        "intersection) and show other numbers; use SUMPRODUCT (=SUMPRODUCT(a,b) for SUM(a*b)) or enter it as an "
+        "array formula (Ctrl+Shift+Enter)"
+    )
+
+
+def range_arithmetic(formula: str, names: Collection[str] = ()) -> str | None:
+    """The first multi-cell range (A1 or one of the defined ``names``, lower case) an operator
+    applies to outside SUMPRODUCT, or None.
+
+    >>> range_arithmetic("=SUM(dgammax!C7:C10*xhat!C7:C10)")
+    'dgammax!C7:C10'
+    >>> range_arithmetic("=SUMPRODUCT(dgammax!C7:C10*xhat!C7:C10)"), range_arithmetic("=-SUM(dx1!C$7:C$10)")
+    (None, None)
+    """
+    text = _STRINGS.sub('""', formula)
+    for match in _RANGE.finditer(text):
+        if ":" not in match.group() and match.group().lower() not in names:
+            continue  # a defined name of one cell (bn_eps)
+        before, after = text[: match.start()].rstrip(), text[match.end() :].lstrip()
+        operated = (before[-1:] in _OPERATORS and before != "=") or after[:1] in _OPERATORS
+        if operated and "SUMPRODUCT" not in _enclosing(text, match.start()):
+            return match.group()
+    return None
+
+
+def _enclosing(text: str, at: int) -> list[str]:
+    """The names of the function calls open at position ``at`` (an empty name for a parenthesis)."""
+    stack: list[str] = []
+    for m in _PAREN.finditer(text, 0, at):
+        if m.group() == ")":
+            if stack:
+                stack.pop()
+        else:
+            stack.append((m.group(1) or "").upper())
+    return stack
+
+
+def _constant(cell: Cell | None) -> bool:
+    """A formula that reads no cell and no name (=1.76, =2*0.88): a number typed as a formula."""
+    formula = cell.formula if cell is not None else None
+    return formula is not None and not references(formula) and not _NAMED.search(formula) and not _CALLS.search(formula)
+
+
+def _listed(addresses: list[str]) -> str:
+    return ", ".join(addresses[:SHOWN]) + (f" … ({len(addresses)} cells)" if len(addresses) > SHOWN else "")
 
 
 def _typed(cell: Cell | None) -> bool:
@@ -200,16 +366,19 @@ def _wrong_cells(
     got: np.ndarray,
     expected: np.ndarray,
     right: np.ndarray,
-) -> None:
+) -> list[str]:
+    """Mark the wrong cells; return those of them that are empty."""
     bad = [(i, j) for (i, j), ok in np.ndenumerate(right) if not ok]
     if not bad:
-        return
+        return []
     result.status = "wrong"
     result.wrong_cells = len(bad)
     result.wrong = [(area.address(i, j), float(expected[i, j]), _cell_value(got[i, j])) for i, j in bad[:SHOWN]]
     empty = [area.address(i, j) for i, j in bad if not _typed(grid[i][j])]
     if empty:
-        result.note(f"{len(empty)} cell(s) empty: {', '.join(empty[:SHOWN])}" + (" …" if len(empty) > SHOWN else ""))
+        start = "incomplete: " if len(empty) == len(bad) else ""
+        result.note(f"{start}{len(empty)} cell(s) empty: {_listed(empty)} (fill the formula over {_span(area)})")
+    return empty
 
 
 def _constants(result: NodeGrade, area: Area, typed: list[tuple[int, int, Cell | None]]) -> None:

@@ -16,8 +16,12 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from ..a1 import Area
+from .graph import Graph
 from .inputs import Inputs
 
 DEFAULT_COUNT = 3
@@ -66,3 +70,12 @@ def _one(n: int, d: int, rng: np.random.Generator, k: int) -> Inputs:
         lr=float(10.0 ** rng.uniform(-3.0, 0.0)),
         unbiased=1.0 if k % 2 == 0 else 0.0,
     )
+
+
+def variant(graph: Graph, areas: Mapping[str, Area], inputs: Inputs) -> dict[Area, np.ndarray]:
+    """An input set's numbers by the areas they go into: the input blocks and the parameters a
+    user sets (not those that are formulas), as engines.recalculate_each takes a variant."""
+    numbers: dict[str, np.ndarray] = {name: np.asarray(value) for name, value in inputs.arrays().items()}
+    numbers |= {name: np.array([[value]]) for name, value in inputs.params().items()}
+    settable = [block.name for block in graph.inputs] + [p.name for p in graph.params if p.formula is None]
+    return {areas[name]: numbers[name] for name in settable if name in areas and name in numbers}

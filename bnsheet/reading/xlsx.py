@@ -30,13 +30,14 @@ class Cell:
     million formulas is read far faster than it can be turned into R1C1.
     """
 
-    __slots__ = ("row", "col", "value", "shared", "_r1c1", "_a1")
+    __slots__ = ("row", "col", "value", "shared", "array", "_r1c1", "_a1")
 
     def __init__(
         self, row: int, col: int, r1c1: str | None, value: CellValue, _a1: str | None = None, shared: bool = False
     ) -> None:
         self.row, self.col, self.value = row, col, value
         self.shared = shared  # the formula is filled in from a shared formula's master cell
+        self.array = False  # entered as an array formula (Ctrl+Shift+Enter), over one cell or a range
         self._r1c1, self._a1 = r1c1, _a1
 
     @property
@@ -278,6 +279,7 @@ class XlsxFile:
                 r1c1 = shared.get(shared_index)
                 filled = r1c1 is not None
             cells[(row, col)] = Cell(row, col, r1c1, self._value(cell), shared=filled)
+            cells[(row, col)].array = kind == "array"
         for span, formula in arrays:
             _cover(cells, span, formula)
         return cells
@@ -428,7 +430,7 @@ def _cover(cells: Cells, span: str, array: str) -> None:
         return
     for (row, col), stored in cells.items():
         if top <= row <= bottom and left <= col <= right and stored.r1c1 is None:
-            stored.r1c1 = array
+            stored.r1c1, stored.array = array, True
 
 
 def _local(tag: str) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from ..errors import WorkbookError
+from ..errors import InputError, WorkbookError
 from ..model import graph as graph_module
 from ..model import inputs as inputs_module
 from ..model import overflow
 from ..model.inputs import ArrayLike
 from . import exercise as exercise_module
+from . import roster
 from .sheets import Recalculate, write
 
 DEFAULT_PATH = Path("output") / "batchnorm.xlsx"
@@ -38,6 +40,7 @@ def build(
     force: bool = False,
     cached: bool = True,
     recalculate: Recalculate | None = None,
+    student: str | None = None,
 ) -> Path:
     """Write the staged BatchNorm workbook and return its path.
 
@@ -49,7 +52,9 @@ def build(
     ``path`` that bnsheet did not write is replaced only with ``force=True``. Every formula cell
     carries a cached value (``cached=False``: none), what readers that do not recalculate show:
     the NumPy reference's, or in an exercise workbook what ``recalculate`` computes from the
-    empty blocks (:func:`bnsheet.build` hands in formualizer's). Without ``path`` the
+    empty blocks (:func:`bnsheet.build` hands in formualizer's). ``student`` (with ``exercise``)
+    draws the inputs from the student's own seed instead of ``seed`` and records id and seed in the
+    workbook (writing/roster.py). Without ``path`` the
     workbook goes to ``output/batchnorm.xlsx``, the folder made if missing; a folder in a ``path``
     given must exist.
 
@@ -59,6 +64,12 @@ def build(
     """
     graph = graph_module.load(lang=lang)
     chosen = exercise_module.choose(exercise, graph) if exercise is not None else ()
+    recorded: dict[str, str] = {}
+    if student is not None:
+        if not chosen:
+            raise InputError("a student's workbook is an exercise: give --exercise with --roster")
+        seed = roster.student_seed(student, chosen)
+        recorded = roster.recorded_names(student, seed)
     values = inputs_module.make(
         n=n,
         d=d,
@@ -80,8 +91,30 @@ def build(
         _make_folder(path.parent)
     return write(
         Path(path), graph, values, progress=progress, exercise=chosen, force=force, cached=cached,
-        recalculate=recalculate,
+        recalculate=recalculate, recorded=recorded,
     )  # fmt: skip
+
+
+def build_class(
+    folder: str | Path, roster_path: str | Path, *, exercise: str | Iterable[str], **options: Any
+) -> list[Path]:
+    """Write one exercise workbook per student of the roster CSV, ``folder/<id>.xlsx``, each with
+    the inputs of the student's seed (writing/roster.py); ``options`` as for :func:`build` (N, D,
+    the parameters, lang, recalculate). Nothing is written when the roster is unusable or any
+    of the files exists already.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "roster.csv").write_text("id,name\\n17,Ann\\n18,Bo\\n")
+    >>> [p.name for p in build_class(folder / "class", folder / "roster.csv", exercise="dmu")]
+    ['17.xlsx', '18.xlsx']
+    """
+    students = roster.read(roster_path)
+    exercise_module.choose(exercise, graph_module.load(lang=options.get("lang", "en")))  # refused before writing
+    folder = Path(folder)
+    paths = roster.targets(students, folder)
+    folder.mkdir(exist_ok=True)
+    return [build(path, exercise=exercise, student=student, **options) for student, path in paths.items()]
 
 
 def _make_folder(folder: Path) -> None:

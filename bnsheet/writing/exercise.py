@@ -64,9 +64,24 @@ def recorded(names: Mapping[str, str]) -> tuple[str, ...] | None:
     return tuple(name.strip() for name in text[1:-1].split(",") if name.strip())
 
 
+def upstream_exercises(block: Block, graph: Graph, exercise: Iterable[str]) -> list[str]:
+    """The exercise nodes ``block`` reads, directly or through other nodes, in graph order."""
+    by_name = {b.name: b for b in graph.blocks}
+    seen: set[str] = set()
+    pending = list(block.reads)
+    while pending:
+        name = pending.pop()
+        if name not in seen and name in by_name:
+            seen.add(name)
+            pending += by_name[name].reads
+    chosen = set(exercise)
+    return [b.name for b in graph.nodes if b.name in seen and b.name in chosen]
+
+
 def task(block: Block, graph: Graph, area: Area, shape: str) -> list[str]:
     """The lines written above an exercise block: what to compute (the node's ``task``, a whole
-    sentence in the template), its shape, which sheets to read."""
+    sentence in the template), its shape, which sheets to read and the local derivative rule; not
+    the node's own math line (``dxmu2 = 2 · xmu · dsq``), which would make the task a transcription."""
     if not block.task:
         raise TemplateError(f"template {graph.name}, {block.name}: no task, which its exercise is titled with")
     params = {p.name for p in graph.params}
@@ -79,7 +94,6 @@ def task(block: Block, graph: Graph, area: Area, shape: str) -> list[str]:
     read = graph.word("exercise_read_params" if named else "exercise_read", sheets=sheets, params=named)
     return [
         graph.word("exercise_title", step=block.step, name=block.name, task=block.task),
-        block.math,
         graph.word("exercise_shape", shape=shape, fill=fill),
         read,
         f"{graph.word('rule')}: {block.rule}" if block.rule else "",

@@ -4,6 +4,8 @@ every other sheet links to a sheet."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ..a1 import cell, quote_sheet
 from ..layout import PARAMS_SHEET
 from ..model import checks, plots
@@ -29,9 +31,9 @@ def link(name: str) -> str:
     return f"{quote_sheet(name)}!A1"
 
 
-def graph_sheet(graph: Graph) -> ooxml.Sheet:
-    """The front sheet of ``graph``'s workbook."""
-    front = _Front(graph)
+def graph_sheet(graph: Graph, exercise: Collection[str] = ()) -> ooxml.Sheet:
+    """The front sheet of ``graph``'s workbook; an ``exercise`` node shows its task, not its math."""
+    front = _Front(graph, exercise)
     front.passes()
     row = front.backward(front.forward())
     row = front.inputs(row)
@@ -66,10 +68,16 @@ def graph_sheet(graph: Graph) -> ooxml.Sheet:
 class _Front:
     """The front sheet's cells as they are put, row by row, and its links."""
 
-    def __init__(self, graph: Graph) -> None:
-        self.graph = graph
+    def __init__(self, graph: Graph, exercise: Collection[str]) -> None:
+        self.graph, self.exercise = graph, set(exercise)
         self.rows: dict[int, list[tuple[int, ooxml.Value, str]]] = {}
         self.links: list[tuple[str, str]] = []
+
+    def math(self, block: Block) -> str:
+        """A node's math line; for an exercise, its task instead (the math is the answer)."""
+        if block.name in self.exercise:
+            return self.graph.word("exercise_title", step=block.step, name=block.name, task=block.task)
+        return block.math
 
     def put(self, row: int, col: int, value: ooxml.Value, style: str, target: str | None = None) -> None:
         self.rows.setdefault(row, []).append((col, value, style))
@@ -107,7 +115,7 @@ class _Front:
         for block in forward:
             row = _TOP + 2 * int(block.step[1:])
             self.put(row, 2, block.step, "label")
-            self.described(row, block, block.math)
+            self.described(row, block, self.math(block))
         return len(forward)
 
     def backward(self, forward_steps: int) -> int:
@@ -122,7 +130,7 @@ class _Front:
             self.put(row, 7, blocks[0].step, "label")
             for col, block in enumerate(blocks, start=8):  # the template allows two per step
                 self.node(row, col, block)
-            self.put(row, 10, ";  ".join(b.math for b in blocks), "note")
+            self.put(row, 10, ";  ".join(self.math(b) for b in blocks), "note")
             if k < max(steps):
                 self.put(row + 1, 8, "↑", "arrow")
         row = _TOP + 2 * (max(steps, default=forward_steps) + 1)
@@ -151,7 +159,7 @@ class _Front:
             for block in extras:
                 row += 1
                 self.put(row, 2, block.step, "label")
-                self.described(row, block, block.math)
+                self.described(row, block, self.math(block))
         return row
 
     def more(self, row: int) -> None:

@@ -13,7 +13,7 @@ Every word on a sheet comes from the template, in the graph's language.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ def write(
     force: bool = False,
     cached: bool = True,
     recalculate: Recalculate | None = None,
+    recorded: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
@@ -62,12 +63,13 @@ def write(
     empty, with the task written above them. With ``cached`` every formula cell carries a cached
     value: the reference's, or in an exercise workbook what ``recalculate`` computes from the draft
     with its empty blocks (without ``recalculate``, an exercise workbook caches none).
+    ``recorded`` adds defined names (name: formula), such as a roster's student and seed.
     """
     path = Path(path)
     layout = Layout(inputs.n, inputs.d)
     size.check(graph, layout)
     check_target(path, force=force)
-    book = _Book(graph, inputs, layout, exercise)
+    book = _Book(graph, inputs, layout, exercise, recorded or {})
     values: Values | None = None
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
     typeface = ooxml.JAPANESE if graph.lang == "ja" else ooxml.LATIN
@@ -88,8 +90,11 @@ def write(
 class _Book:
     """The sheets of one workbook; built twice, without and then with the cached values."""
 
-    def __init__(self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...]) -> None:
+    def __init__(
+        self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...], recorded: Mapping[str, str]
+    ) -> None:
         self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
+        self.recorded = recorded
         self.plots = plots.layout(graph, layout)
         self.checks = checks.layout(graph, layout)
         self.reference = reference_values(inputs)
@@ -103,7 +108,7 @@ class _Book:
         names |= {defined_name(b.name): b.area.absolute() for b in self.checks.blocks}
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
-        return names
+        return names | dict(self.recorded)
 
     def formula_areas(self) -> list[Area]:
         """Every area of formula cells: the nodes, the parameters that are formulas, the plot and check tables."""
@@ -113,10 +118,11 @@ class _Book:
 
     def sheets(self, cached: Values | None, bar: tqdm | None = None) -> list[ooxml.Sheet]:
         graph, layout = self.graph, self.layout
-        sheets = [graph_sheet(graph), _params_sheet(graph, self.inputs, layout, cached)]
+        sheets = [graph_sheet(graph, self.exercise), _params_sheet(graph, self.inputs, layout, cached)]
         sheets += [
             _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise,
-                         number_style(graph, block, self.typical.get(block.name, 1.0)))
+                         number_style(graph, block, self.typical.get(block.name, 1.0)),
+                         exercise_module.upstream_exercises(block, graph, self.exercise))
             for block in graph.blocks
         ]  # fmt: skip
         sheets.append(plots_sheet(graph, layout, self.plots, cached))
@@ -155,7 +161,9 @@ def _shape(block: Block, layout: Layout) -> str:
     return f"{'1' if block.is_row else 'N'}×D = {layout.rows(block)}×{layout.d}"
 
 
-def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[list[Row], list[Link]]:
+def _notes(
+    graph: Graph, block: Block, layout: Layout, exercise: bool, upstream: Sequence[str] = ()
+) -> tuple[list[Row], list[Link]]:
     """The rows above a block, and their links: what it computes, its math (with the local
     derivative rule of a backward step), the NumPy line, the block's first formula, and links to
     the sheets it reads (or, for an input, that read it); for an exercise, the task instead.
@@ -177,6 +185,9 @@ def _notes(graph: Graph, block: Block, layout: Layout, exercise: bool) -> tuple[
         related = [n.name for n in graph.nodes if block.name in n.reads]
     else:
         title = graph.word("node_title", step=block.step, name=block.name, shape=shape, text=block.text)
+        if upstream:  # the numbers below come from a learner's empty blocks: say so
+            names = graph.word("list_separator").join(upstream)
+            title = f"{title}  ({graph.word('exercise_downstream', names=names)})"
         math = f"{block.math}      {graph.word('rule')}:  {block.rule}" if block.rule else block.math
         lines = [(title, "title"), (math, "note"), (f"{graph.word('numpy')}:  {block.numpy}", "note"),
                  (_excel_line(graph, block, layout), "note")]  # fmt: skip
@@ -233,9 +244,9 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
 
 def _block_sheet(
     graph: Graph, block: Block, inputs: Inputs, layout: Layout, cached: Values | None, bar: tqdm | None,
-    exercise: bool, style: str,
+    exercise: bool, style: str, upstream: Sequence[str] = (),
 ) -> ooxml.Sheet:  # fmt: skip
-    notes, links = _notes(graph, block, layout, exercise)
+    notes, links = _notes(graph, block, layout, exercise, upstream)
     rows = layout.rows(block)
     labels = [(block.name, "label"), (graph.word("sample", i=rows), "label")]
     in_b = [(str(value), look) for _, cells in notes for col, value, look in cells if col == LABEL_COL]
