@@ -25,6 +25,7 @@ from ..model import checks, plots, trials
 from ..model.graph import Block, Graph, load
 from ..model.inputs import Inputs
 from ..model.overflow import Overflow
+from ..model.trials import variant
 from ..reading import vetting
 from ..reading.blockmap import Entry, Placement, by_map, by_names, load_map
 from ..reading.blocks import check_input_shapes, read_inputs
@@ -79,7 +80,7 @@ def verify(
         wanted = list(areas.values())
         count = trials if trials is not None else trials_for(graph, layout)
         drawn = [replace(one, **placement.fixed) for one in _draw(layout, count, seed)]  # type: ignore[arg-type]
-        variants = [_variant(graph, areas, inputs) for inputs in drawn]
+        variants = [variant(graph, areas, inputs) for inputs in drawn]
         checked = [*graph.nodes, *map(param_block, plots.names(graph) + checks.names(graph))]
         bar.reset(total=len(names) + 1 + len(checked))
         with Reading(path, wanted) as stored_side:
@@ -159,14 +160,6 @@ def _draw(layout: Layout, count: int, seed: int) -> list[Inputs]:
     if count < 0:
         raise WorkbookError(f"--trials must be 0 or more, got {count}")
     return trials.draw((layout.n, layout.d), count, seed)
-
-
-def _variant(graph: Graph, areas: Mapping[str, Area], inputs: Inputs) -> dict[Area, np.ndarray]:
-    """A trial's numbers by the areas they go into: the input blocks and the set parameters."""
-    numbers: dict[str, np.ndarray] = {name: np.asarray(value) for name, value in inputs.arrays().items()}
-    numbers |= {name: np.array([[value]]) for name, value in inputs.params().items()}
-    settable = [block.name for block in graph.inputs] + [p.name for p in graph.params if p.formula is None]
-    return {areas[name]: numbers[name] for name in settable if name in areas and name in numbers}
 
 
 @dataclass

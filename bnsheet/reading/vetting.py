@@ -20,7 +20,7 @@ import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -83,7 +83,12 @@ def vet(path: str | Path) -> None:
     A workbook with macros raises ``WorkbookError: macros.xlsm: holds VBA macros
     (xl/vbaProject.bin); bnsheet never runs or follows them``.
     """
-    path = Path(path)
+    _vet_package(Path(path), ".xlsx", lambda path, package: _Vetting(path, package).run())
+
+
+def _vet_package(path: Path, kind: str, check: Callable[[Path, zipfile.ZipFile], None]) -> None:
+    """Open ``path`` as a zip of at most MAX_FILE_BYTES and ``check`` it, every failure to read it
+    a WorkbookError that names the file and calls it no ``kind`` workbook."""
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -91,11 +96,11 @@ def vet(path: str | Path) -> None:
         if size > MAX_FILE_BYTES:
             raise WorkbookError(f"{path}: {size >> 20} MB is larger than bnsheet reads ({MAX_FILE_BYTES >> 20} MB)")
         with zipfile.ZipFile(path) as package:
-            _Vetting(path, package).run()
+            check(path, package)
     except FileNotFoundError:
         raise WorkbookError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
-        raise WorkbookError(f"{path}: not an .xlsx workbook ({_one_line(exc)})") from None
+        raise WorkbookError(f"{path}: not an {kind} workbook ({_one_line(exc)})") from None
     except OSError as exc:
         raise WorkbookError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
 
@@ -115,21 +120,7 @@ def vet_ods(path: str | Path) -> None:
     declared beyond the limits, macros (Basic, scripts, event listeners), links to other files or
     DDE, formulas that reach outside (WEBSERVICE, …). The converted .xlsx is vetted again with
     :func:`vet`."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise WorkbookError(f"{path}: is a folder, not a workbook" if path.is_dir() else f"{path}: not a file")
-        if size > MAX_FILE_BYTES:
-            raise WorkbookError(f"{path}: {size >> 20} MB is larger than bnsheet reads ({MAX_FILE_BYTES >> 20} MB)")
-        with zipfile.ZipFile(path) as package:
-            _vet_ods_parts(path, package)
-    except FileNotFoundError:
-        raise WorkbookError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, EOFError, ValueError) as exc:
-        raise WorkbookError(f"{path}: not an .ods workbook ({_one_line(exc)})") from None
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot read ({exc.strerror or _one_line(exc)})") from None
+    _vet_package(Path(path), ".ods", _vet_ods_parts)
 
 
 def _vet_ods_parts(path: Path, package: zipfile.ZipFile) -> None:
