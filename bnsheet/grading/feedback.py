@@ -1,91 +1,299 @@
-"""Feedback for learners: one short HTML page per graded submission, what the grader found per
-exercise node, in the learner's terms.
+"""Feedback for learners: per graded submission, a copy of the learner's own workbook with what
+the grader found marked on it, in the workbook's language.
 
-A page shows the score, each node's status and diagnosis, and for a wrong block the first wrong
-cells with the expected and the learner's value at the workbook's own inputs (numbers the learner
-can compute from the sheet anyway). Hidden trials are named only as "other inputs": their inputs
-and expected values never appear. The learner's file is only read; pages are written atomically
-into a folder of their own, and an existing page is never replaced.
+Each wrong, empty or error cell of an exercise block is filled red and carries a comment: what
+was expected at the workbook's own inputs, what the cell holds, and the node's diagnosis (numbers
+the learner can compute from the sheet anyway). A summary sheet is put first: the score, each
+node's status and diagnosis. Hidden trials are named only as "other inputs": their inputs and
+expected values never appear. The learner's file is only read; the copies are written atomically
+into a folder of their own (``<file stem>.xlsx``), and an existing file there is never replaced.
+
+The copy is the learner's package with parts edited and added (writing/ooxml/annotate.py): one
+fill style more, the comments parts and their legacy VML drawings, the summary sheet.
 """
 
 from __future__ import annotations
 
-import html
+import contextlib
+import posixpath
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..a1 import Area, quote_sheet
+from ..engines import libreoffice
 from ..errors import WorkbookError
+from ..model.graph import Graph, load
+from ..reading import package
+from ..reading.blocks import locate
+from ..reading.xlsx import XlsxFile
+from ..values import CellValue
+from ..writing import exercise as exercise_module
 from ..writing.files import replacing
+from ..writing.ooxml import annotate
+from ..writing.ooxml.annotate import Fills, Note
 from .grade import Grade, shown
 from .gradebook import Gradebook
+from .judge import APP_DEPENDENT, NodeGrade
 
-_STYLE = (
-    "body{font-family:sans-serif;max-width:50em;margin:2em auto}table{border-collapse:collapse}"
-    "td,th{border:1px solid #999;padding:.3em .6em;text-align:left;vertical-align:top}"
-    ".correct{background:#d9f2d9}.wrong,.error{background:#f8d0d0}.empty{background:#eee}"
-)
+MARKED = "FFFFC7CE"  # the light red of Excel's "Bad" cell style
+RIGHT = "FFC6EFCE"  # the light green of its "Good"
+_STATUS_WORDS = {"correct": "status_correct", "wrong": "status_wrong", "empty": "status_empty",
+                 "error": "status_error", APP_DEPENDENT: "status_app"}  # fmt: skip
+_MARKED_STATUSES = ("wrong", "empty", "error")
+_BOX = (6, 4)  # how far right of and below a block its open comment box reaches (columns, rows)
+_REL_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
+_REL_VML = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/vmlDrawing"
 
 
-def pages(book: Gradebook, folder: Path) -> dict[Path, str]:
-    """The page of each graded file, by where it goes (``folder/<file name>.html``)."""
-    return {folder / f"{grade.path.stem}.html": page(grade) for grade in book.grades}
+def target(folder: Path, path: Path) -> Path:
+    """Where a submission's feedback copy goes: ``folder/<file stem>.xlsx``."""
+    return folder / f"{path.stem}.xlsx"
 
 
 def write_all(book: Gradebook, folder: Path) -> list[Path]:
-    """Write every graded file's page into ``folder`` (made if missing; its parent must exist);
-    refuses, before writing any, a page that exists already."""
+    """Write every graded file's marked copy into ``folder`` (made if missing; its parent must
+    exist); refuses, before writing any, a copy that exists already. Unusable files get none."""
     check_folder(folder, [grade.path for grade in book.grades])
     folder.mkdir(exist_ok=True)
     written = []
-    for target, text in pages(book, folder).items():
-        with replacing(target) as temporary:
-            temporary.write_text(text, encoding="utf-8")
-        written.append(target)
+    for grade in book.grades:
+        destination = target(folder, grade.path)
+        with _as_xlsx(grade.path) as source, replacing(destination) as temporary:
+            marked(grade, source, temporary)
+        written.append(destination)
     return written
 
 
 def check_folder(folder: Path, paths: list[Path]) -> None:
-    """Refuse a feedback folder that is a file, has no parent, holds a page already, or would get
-    two submissions' pages under one name."""
+    """Refuse a feedback folder that is a file, has no parent, holds a copy already, or would get
+    two submissions' copies under one name."""
     if folder.exists() and not folder.is_dir():
         raise WorkbookError(f"--feedback {folder}: is not a folder")
     if not folder.parent.is_dir():
         raise WorkbookError(f"--feedback {folder}: the folder {folder.parent} does not exist")
     stems: dict[str, Path] = {}
     for path in paths:
-        target = folder / f"{path.stem}.html"
-        if target.exists():
-            raise WorkbookError(f"--feedback: {target} exists already; give a new or empty folder")
-        if path.stem in stems:
-            raise WorkbookError(f"--feedback: {path} and {stems[path.stem]} would share the page {target}")
-        stems[path.stem] = path
+        copy = target(folder, path)
+        if copy.exists():
+            raise WorkbookError(f"--feedback: {copy} exists already; give a new or empty folder")
+        if path.stem.lower() in stems:
+            raise WorkbookError(f"--feedback: {path} and {stems[path.stem.lower()]} would share the file {copy}")
+        stems[path.stem.lower()] = path
 
 
-def page(grade: Grade) -> str:
-    """One submission's page."""
-    who = f"student {grade.student}" if grade.student else grade.path.name
-    rows = []
-    for g in grade.nodes:
-        cells = "<br>".join(
-            f"{html.escape(address)}: expected {expected:.6g}, got {html.escape(shown(got))}"
-            for address, expected, got in g.wrong
-        )
-        rows.append(
-            f'<tr class="{g.status}"><td>{html.escape(g.node)}</td><td>{html.escape(g.sheet)}</td>'
-            f"<td>{g.status}</td><td>{html.escape(g.diagnosis)}</td><td>{cells}</td></tr>"
-        )
-    inputs = "" if grade.inputs in ("", "own") else f"<p><b>Inputs:</b> {html.escape(_inputs(grade.inputs))}</p>"
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>Feedback: {html.escape(who)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>Feedback: {html.escape(who)}</h1>"
-        f"<p>File {html.escape(grade.path.name)}: {grade.correct} of {len(grade.nodes)} exercise nodes correct.</p>"
-        f"{inputs}<table><tr><th>node</th><th>sheet</th><th>status</th><th>what the grader found</th>"
-        f"<th>wrong cells at your inputs</th></tr>{''.join(rows)}</table>"
-        "<p>Each block was also checked at other inputs, which are not shown: a formula must follow "
-        "when the inputs change.</p></body></html>\n"
+@contextlib.contextmanager
+def _as_xlsx(path: Path) -> Iterator[Path]:
+    """The submission as an .xlsx package: itself, or an .ods converted again as grade did."""
+    if path.suffix.lower() != ".ods":
+        yield path
+        return
+    with libreoffice.xlsx_of_ods(path) as converted:
+        yield converted
+
+
+@dataclass
+class _Sheet:
+    """What goes onto one sheet of the copy: the cells to fill, and their comments."""
+
+    part: str
+    notes: list[Note] = field(default_factory=list)
+
+
+def marked(grade: Grade, source: Path, destination: Path) -> Path:
+    """Write the marked copy of the workbook ``source`` (the file ``grade`` judged) to ``destination``."""
+    with XlsxFile(source) as book:
+        graph = load(lang=exercise_module.recorded_language(book.names))
+        areas = {name: area for name, area in locate(book, graph).items() if area is not None}
+        sheets: dict[str, _Sheet] = {}
+        for g in grade.nodes:
+            area = areas.get(g.node)
+            if g.status in _MARKED_STATUSES and area is not None and area.sheet in book.sheet_names:
+                marks = sheets.setdefault(area.sheet, _Sheet(book.sheet_part(area.sheet)))
+                marks.notes += _notes(g, area, graph)
+        every_sheet = [book.sheet_part(name) for name in book.sheet_names]
+        name = _free_name(graph.word("feedback_sheet"), book.sheet_names)
+    with zipfile.ZipFile(source) as original:
+        parts = {info.filename: original.read(info) for info in original.infolist()}
+    edited, added = _edits(parts, grade, graph, areas, list(sheets.values()), every_sheet, name)
+    package.copy(source, destination, lambda part, data: edited.get(part, data), added=added)
+    return destination
+
+
+def _notes(g: NodeGrade, area: Area, graph: Graph) -> list[Note]:
+    """The comments on a node's cells: one per marked cell; a block with no cell marked (empty,
+    the wrong shape, circular) is filled whole with one comment on its first cell."""
+    diagnosis = g.diagnosis
+    if not g.marks:
+        where = graph.word("mark_block", status=graph.word(_STATUS_WORDS[g.status]), where=diagnosis or g.status)
+        cells = [area.address(i, j) for i in range(area.shape[0]) for j in range(area.shape[1])]
+        return [
+            Note(address, where if k == 0 else "", shown=k == 0, beside=area.right + 2)
+            for k, address in enumerate(cells)
+        ]
+    notes = []
+    for k, (address, kind, expected, got) in enumerate(g.marks):
+        said = _said(graph, kind, expected, got)
+        text = f"{said}\n{diagnosis}" if diagnosis else said
+        notes.append(Note(address, text, shown=k == 0, beside=area.right + 2 if k == 0 else 0))
+    return notes
+
+
+def _said(graph: Graph, kind: str, expected: float | None, got: CellValue) -> str:
+    """The first line of a marked cell's comment; numbers only at the file's own inputs."""
+    number = f"{expected:.6g}" if expected is not None else ""
+    if kind == "wrong":
+        return graph.word("mark_wrong", expected=number, got=shown(got))
+    if kind == "empty":
+        return graph.word("mark_empty", expected=number)
+    if kind == "error":
+        return graph.word("mark_error", got=shown(got) if got is not None else "—")
+    return graph.word("mark_typed" if kind == "typed" else "mark_trials")
+
+
+def _free_name(wanted: str, taken: list[str]) -> str:
+    lower = {name.lower() for name in taken}
+    name, k = wanted, 2
+    while name.lower() in lower:
+        name, k = f"{wanted} {k}", k + 1
+    return name
+
+
+def _edits(
+    parts: dict[str, bytes], grade: Grade, graph: Graph, areas: dict[str, Area], sheets: list[_Sheet],
+    every_sheet: list[str], name: str,
+) -> tuple[dict[str, bytes], dict[str, bytes]]:  # fmt: skip
+    """The parts that change (by name) and the parts added."""
+    text = {part: data.decode("utf-8") for part, data in parts.items() if part.endswith((".xml", ".rels"))}
+    workbook_rels = text["xl/_rels/workbook.xml.rels"]
+    styles_part = _target_of(workbook_rels, "styles", "xl")
+    fills = Fills(text.get(styles_part or "", _EMPTY_STYLES), [MARKED, RIGHT])
+    edited: dict[str, str] = {}
+    added: dict[str, str] = {}
+    new_comments: list[str] = []  # comments parts made here, named in [Content_Types].xml
+    vml_blocks = [int(n) for part in parts if part.endswith(".vml")
+                  for n in re.findall(rb'<o:idmap[^>]*data="(\d+)', parts[part])]  # fmt: skip
+    for k, sheet in enumerate(sheets):
+        xml = text[sheet.part]
+        xml = annotate.restyle(xml, {note.address: lambda s: fills(s, MARKED) for note in sheet.notes})
+        notes = [note for note in sheet.notes if note.text]
+        rels_part = _rels_of(sheet.part)
+        rels = text.get(rels_part)
+        base = sheet.part.rsplit("/", 1)[0]
+        comments_part = _target_of(rels, "comments", base, _REL_COMMENTS) if rels else None
+        vml_part = _target_of(rels, "vmlDrawing", base, _REL_VML) if rels else None
+        new: list[tuple[str, str]] = []
+        if comments_part is None:
+            comments_part = _free_part(parts, added, "xl/comments{}.xml")
+            new.append(("comments", _relative(comments_part, base)))
+            new_comments.append(comments_part)
+        if vml_part is None:
+            vml_part = _free_part(parts, added, "xl/drawings/vmlDrawing{}.vml")
+            new.append(("vmlDrawing", _relative(vml_part, base)))
+        edited_comments = annotate.comments(notes, text.get(comments_part))
+        block = max([0, *vml_blocks]) + 1 + k
+        old_vml = parts[vml_part].decode("utf-8", "replace") if vml_part in parts else None
+        edited_vml = annotate.vml_drawing(notes, block, old_vml)
+        (edited if comments_part in parts else added)[comments_part] = edited_comments
+        (edited if vml_part in parts else added)[vml_part] = edited_vml
+        if new:
+            rels, ids = annotate.relationships(rels, new)
+            (edited if rels_part in parts else added)[rels_part] = rels
+            if vml_part not in parts:
+                xml = annotate.with_legacy_drawing(xml, ids[-1])
+        edited[sheet.part] = xml
+    for part in every_sheet:
+        edited[part] = annotate.unselect(edited.get(part, text[part]))
+    summary = _free_part(parts, added, "xl/worksheets/sheet{}.xml")
+    strings_part = _target_of(workbook_rels, "sharedStrings", "xl")
+    strings = annotate.Strings(text[strings_part]) if strings_part in text else None
+    added[summary] = _summary(grade, graph, areas, fills, strings)
+    if strings is not None and strings_part is not None:
+        edited[strings_part] = strings.part()
+    workbook_rels, (rid,) = annotate.relationships(workbook_rels, [("worksheet", _relative(summary, "xl"))])
+    edited["xl/_rels/workbook.xml.rels"] = workbook_rels
+    workbook = text["xl/workbook.xml"]
+    for sheet in sheets:  # the box beside each block prints with it
+        workbook = annotate.widen_print_area(workbook, every_sheet.index(sheet.part), *_BOX)
+    edited["xl/workbook.xml"] = annotate.sheet_first(workbook, name, rid)
+    overrides = {f"/{summary}": annotate.WORKSHEET_TYPE}
+    overrides |= {f"/{p}": annotate.COMMENTS_TYPE for p in new_comments}
+    edited["[Content_Types].xml"] = annotate.content_types(
+        text["[Content_Types].xml"], overrides, {"vml": annotate.VML_TYPE}
     )
+    if styles_part is None:
+        styles_part = "xl/styles.xml"
+        edited["xl/_rels/workbook.xml.rels"], _ = annotate.relationships(
+            edited["xl/_rels/workbook.xml.rels"], [("styles", "styles.xml")]
+        )
+        edited["[Content_Types].xml"] = annotate.content_types(
+            edited["[Content_Types].xml"], {"/xl/styles.xml": f"{annotate.OFFICE}.spreadsheetml.styles+xml"}, {}
+        )
+        added[styles_part] = fills.part()
+    else:
+        edited[styles_part] = fills.part()
+    return {p: t.encode("utf-8") for p, t in edited.items()}, {p: t.encode("utf-8") for p, t in added.items()}
 
 
-def _inputs(verdict: str) -> str:
-    if verdict == "edited":
-        return "the inputs on the input sheets are not the ones your workbook was given"
-    return f"this file carries the inputs of another workbook ({verdict})"
+_EMPTY_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellXfs></styleSheet>'
+)
+
+
+def _summary(grade: Grade, graph: Graph, areas: dict[str, Area], fills: Fills, strings: annotate.Strings | None) -> str:
+    """The summary sheet: who, the score, whose inputs, how to read the marks, then a row per node."""
+    word = graph.word
+    who = word("feedback_student", id=grade.student) if grade.student else grade.path.name
+    rows: list[list[tuple[str, int]]] = [
+        [(word("feedback_title", who=who), 0)],
+        [(word("feedback_score", file=grade.path.name, correct=grade.correct, nodes=len(grade.nodes)), 0)],
+    ]
+    if grade.inputs == "edited":
+        rows.append([(word("feedback_edited"), fills(0, MARKED))])
+    elif grade.inputs not in ("", "own"):
+        rows.append([(word("feedback_other", verdict=grade.inputs), fills(0, MARKED))])
+    rows += [[(word("feedback_marks"), 0)], [(word("feedback_trials"), 0)], []]
+    rows.append([(word("node"), 0), (word("feedback_status"), 0), (word("feedback_found"), 0)])
+    links = {}
+    for g in grade.nodes:
+        colour = RIGHT if g.status == "correct" else MARKED
+        status = word(_STATUS_WORDS[g.status]) if g.status in _STATUS_WORDS else g.status
+        rows.append([(g.node, 0), (status, fills(0, colour)), (g.diagnosis, 0)])
+        area = areas.get(g.node)
+        if area is not None:
+            links[f"A{len(rows)}"] = f"{quote_sheet(area.sheet)}!{area.address(0, 0)}"
+    return annotate.summary_sheet(rows, [16, 16, 120], links, strings)
+
+
+def _rels_of(part: str) -> str:
+    folder, name = part.rsplit("/", 1)
+    return f"{folder}/_rels/{name}.rels"
+
+
+def _target_of(rels: str | None, kind: str, base: str, uri: str | None = None) -> str | None:
+    """The part a relationships part points at by type (the last word of its URI, or ``uri``)."""
+    for m in re.finditer(r"<Relationship\b[^>]*>", rels or ""):
+        found = re.search(r'\bType="([^"]+)"', m.group())
+        where = re.search(r'\bTarget="([^"]+)"', m.group())
+        mode = re.search(r'\bTargetMode="External"', m.group())
+        if found and where and not mode and (found.group(1) == uri or found.group(1).endswith(f"/{kind}")):
+            return package.part_target(where.group(1), base)
+    return None
+
+
+def _free_part(parts: dict[str, bytes], added: dict[str, str], pattern: str) -> str:
+    taken = {p.lower() for p in parts} | {p.lower() for p in added}
+    k = 1
+    while pattern.format(k).lower() in taken:
+        k += 1
+    return pattern.format(k)
+
+
+def _relative(part: str, base: str) -> str:
+    """A relationship's target for ``part`` from the folder ``base``."""
+    return posixpath.relpath(part, base)
