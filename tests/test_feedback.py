@@ -195,3 +195,41 @@ def test_gnumeric_reads_the_marks_and_the_summary(handed_back, tmp_path):
     assert sum(c.startswith("wrong: expected") for c in comments) == 9
     assert "10 of 14 exercise nodes correct" in saved
     assert "FFFF:C7C7:CECE" in saved.upper()  # the mark's fill, as Gnumeric writes colours
+
+
+@pytest.mark.parametrize(
+    "rows, marked",
+    [
+        (
+            '<row r="2" spans="2:2"><c r="B2" s="3"><v>1</v></c></row>',  # a cell before one there, one restyled
+            '<row r="2"><c r="A2" s="10"/><c r="B2" s="13"><v>1</v></c></row>',
+        ),
+        (
+            '<row r="1"/><row r="4"><c r="C4"/></row>',  # a row made between two, in order
+            '<row r="1"/><row r="2"><c r="A2" s="10"/><c r="B2" s="10"/></row><row r="4"><c r="C4"/></row>',
+        ),
+        ("", '<row r="2"><c r="A2" s="10"/><c r="B2" s="10"/></row>'),  # an empty sheet
+    ],
+)
+def test_restyle_puts_cells_and_rows_in_order(rows, marked):
+    from bnsheet.writing.ooxml.annotate import restyle
+
+    sheet = f"<worksheet><sheetData>{rows}</sheetData></worksheet>"
+    edited = restyle(sheet, {"A2": lambda s: 10 + s, "B2": lambda s: 10 + s})
+    assert edited == f"<worksheet><sheetData>{marked}</sheetData></worksheet>"
+
+
+def test_a_sheet_put_first_moves_sheet_scoped_names_and_opens():
+    from bnsheet.writing.ooxml.annotate import sheet_first
+
+    workbook = (
+        '<workbook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<bookViews><workbookView activeTab="2"/></bookViews><sheets><sheet name="a" sheetId="4" r:id="rId1"/></sheets>'
+        '<definedNames><definedName name="_xlnm.Print_Area" localSheetId="0">a!$A$1:$B$2</definedName>'
+        '<definedName name="bn_x">a!$A$1</definedName></definedNames></workbook>'
+    )
+    assert sheet_first(workbook, "feedback", "rId9") == workbook.replace(
+        'activeTab="2"/>', 'activeTab="0" firstSheet="0"/>'
+    ).replace("<sheets>", '<sheets><sheet name="feedback" sheetId="5" r:id="rId9"/>').replace(
+        'localSheetId="0"', 'localSheetId="1"'
+    )

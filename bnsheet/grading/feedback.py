@@ -15,6 +15,7 @@ fill style more, the comments parts and their legacy VML drawings, the summary s
 from __future__ import annotations
 
 import contextlib
+import io
 import posixpath
 import re
 import zipfile
@@ -57,14 +58,15 @@ def write_all(book: Gradebook, folder: Path) -> list[Path]:
     """Write every graded file's marked copy into ``folder`` (made if missing; its parent must
     exist); refuses, before writing any, a copy that exists already. Unusable files get none."""
     check_folder(folder, [grade.path for grade in book.grades])
+    copies = {}
+    for grade in book.grades:  # every copy made before any is written
+        with _as_xlsx(grade.path) as source:
+            copies[target(folder, grade.path)] = marked(grade, source)
     folder.mkdir(exist_ok=True)
-    written = []
-    for grade in book.grades:
-        destination = target(folder, grade.path)
-        with _as_xlsx(grade.path) as source, replacing(destination) as temporary:
-            marked(grade, source, temporary)
-        written.append(destination)
-    return written
+    for destination, data in copies.items():
+        with replacing(destination) as temporary:
+            temporary.write_bytes(data)
+    return list(copies)
 
 
 def check_folder(folder: Path, paths: list[Path]) -> None:
@@ -102,8 +104,10 @@ class _Sheet:
     notes: list[Note] = field(default_factory=list)
 
 
-def marked(grade: Grade, source: Path, destination: Path) -> Path:
-    """Write the marked copy of the workbook ``source`` (the file ``grade`` judged) to ``destination``."""
+def marked(grade: Grade, source: Path) -> bytes:
+    """The marked copy of the workbook ``source`` (the file ``grade`` judged), as the bytes of a
+    package. A package whose parts are not as Excel, LibreOffice, Gnumeric or openpyxl write
+    them is refused in one line."""
     with XlsxFile(source) as book:
         graph = load(lang=exercise_module.recorded_language(book.names))
         areas = {name: area for name, area in locate(book, graph).items() if area is not None}
@@ -117,9 +121,13 @@ def marked(grade: Grade, source: Path, destination: Path) -> Path:
         name = _free_name(graph.word("feedback_sheet"), book.sheet_names)
     with zipfile.ZipFile(source) as original:
         parts = {info.filename: original.read(info) for info in original.infolist()}
-    edited, added = _edits(parts, grade, graph, areas, list(sheets.values()), every_sheet, name)
-    package.copy(source, destination, lambda part, data: edited.get(part, data), added=added)
-    return destination
+    try:
+        edited, added = _edits(parts, grade, graph, areas, list(sheets.values()), every_sheet, name)
+    except (KeyError, ValueError) as exc:  # a part missing, or not UTF-8 (UnicodeDecodeError)
+        raise WorkbookError(f"{grade.path}: cannot write a feedback copy of it ({exc})") from None
+    copy = io.BytesIO()
+    package.copy(source, copy, lambda part, data: edited.get(part, data), added=added)
+    return copy.getvalue()
 
 
 def _notes(g: NodeGrade, area: Area, graph: Graph) -> list[Note]:
@@ -166,83 +174,99 @@ def _edits(
     every_sheet: list[str], name: str,
 ) -> tuple[dict[str, bytes], dict[str, bytes]]:  # fmt: skip
     """The parts that change (by name) and the parts added."""
-    text = {part: data.decode("utf-8") for part, data in parts.items() if part.endswith((".xml", ".rels"))}
+    edit = _Package(parts)
+    text = edit.text
     workbook_rels = text["xl/_rels/workbook.xml.rels"]
     styles_part = _target_of(workbook_rels, "styles", "xl")
-    fills = Fills(text.get(styles_part or "", _EMPTY_STYLES), [MARKED, RIGHT])
-    edited: dict[str, str] = {}
-    added: dict[str, str] = {}
-    new_comments: list[str] = []  # comments parts made here, named in [Content_Types].xml
+    if styles_part is None:
+        raise KeyError("it has no styles part")
+    fills = Fills(text[styles_part], [MARKED, RIGHT])
     vml_blocks = [int(n) for part in parts if part.endswith(".vml")
                   for n in re.findall(rb'<o:idmap[^>]*data="(\d+)', parts[part])]  # fmt: skip
+    marked = []
     for k, sheet in enumerate(sheets):
         xml = text[sheet.part]
+        if not re.search(r"<sheetData\b", xml) or "</worksheet>" not in xml:
+            continue  # a worksheet written with a prefix (<x:worksheet>): left unmarked, the summary says it all
         xml = annotate.restyle(xml, {note.address: lambda s: fills(s, MARKED) for note in sheet.notes})
-        notes = [note for note in sheet.notes if note.text]
-        rels_part = _rels_of(sheet.part)
-        rels = text.get(rels_part)
-        base = sheet.part.rsplit("/", 1)[0]
-        comments_part = _target_of(rels, "comments", base, _REL_COMMENTS) if rels else None
-        vml_part = _target_of(rels, "vmlDrawing", base, _REL_VML) if rels else None
-        new: list[tuple[str, str]] = []
-        if comments_part is None:
-            comments_part = _free_part(parts, added, "xl/comments{}.xml")
-            new.append(("comments", _relative(comments_part, base)))
-            new_comments.append(comments_part)
-        if vml_part is None:
-            vml_part = _free_part(parts, added, "xl/drawings/vmlDrawing{}.vml")
-            new.append(("vmlDrawing", _relative(vml_part, base)))
-        edited_comments = annotate.comments(notes, text.get(comments_part))
-        block = max([0, *vml_blocks]) + 1 + k
-        old_vml = parts[vml_part].decode("utf-8", "replace") if vml_part in parts else None
-        edited_vml = annotate.vml_drawing(notes, block, old_vml)
-        (edited if comments_part in parts else added)[comments_part] = edited_comments
-        (edited if vml_part in parts else added)[vml_part] = edited_vml
-        if new:
-            rels, ids = annotate.relationships(rels, new)
-            (edited if rels_part in parts else added)[rels_part] = rels
-            if vml_part not in parts:
-                xml = annotate.with_legacy_drawing(xml, ids[-1])
-        edited[sheet.part] = xml
+        edit.put(sheet.part, _commented(edit, sheet, xml, max([0, *vml_blocks]) + 1 + k))
+        marked.append(sheet.part)
     for part in every_sheet:
-        edited[part] = annotate.unselect(edited.get(part, text[part]))
-    summary = _free_part(parts, added, "xl/worksheets/sheet{}.xml")
+        edit.put(part, annotate.unselect(edit.now(part)))
+    summary = edit.free("xl/worksheets/sheet{}.xml")
     strings_part = _target_of(workbook_rels, "sharedStrings", "xl")
-    strings = annotate.Strings(text[strings_part]) if strings_part in text else None
-    added[summary] = _summary(grade, graph, areas, fills, strings)
+    strings = annotate.Strings(text[strings_part]) if strings_part is not None and strings_part in text else None
+    edit.put(summary, _summary(grade, graph, areas, fills, strings))
     if strings is not None and strings_part is not None:
-        edited[strings_part] = strings.part()
+        edit.put(strings_part, strings.part())
+    edit.put(styles_part, fills.part())
     workbook_rels, (rid,) = annotate.relationships(workbook_rels, [("worksheet", _relative(summary, "xl"))])
-    edited["xl/_rels/workbook.xml.rels"] = workbook_rels
+    edit.put("xl/_rels/workbook.xml.rels", workbook_rels)
     workbook = text["xl/workbook.xml"]
-    for sheet in sheets:  # the box beside each block prints with it
-        workbook = annotate.widen_print_area(workbook, every_sheet.index(sheet.part), *_BOX)
-    edited["xl/workbook.xml"] = annotate.sheet_first(workbook, name, rid)
-    overrides = {f"/{summary}": annotate.WORKSHEET_TYPE}
-    overrides |= {f"/{p}": annotate.COMMENTS_TYPE for p in new_comments}
-    edited["[Content_Types].xml"] = annotate.content_types(
-        text["[Content_Types].xml"], overrides, {"vml": annotate.VML_TYPE}
-    )
-    if styles_part is None:
-        styles_part = "xl/styles.xml"
-        edited["xl/_rels/workbook.xml.rels"], _ = annotate.relationships(
-            edited["xl/_rels/workbook.xml.rels"], [("styles", "styles.xml")]
-        )
-        edited["[Content_Types].xml"] = annotate.content_types(
-            edited["[Content_Types].xml"], {"/xl/styles.xml": f"{annotate.OFFICE}.spreadsheetml.styles+xml"}, {}
-        )
-        added[styles_part] = fills.part()
-    else:
-        edited[styles_part] = fills.part()
-    return {p: t.encode("utf-8") for p, t in edited.items()}, {p: t.encode("utf-8") for p, t in added.items()}
+    for part in marked:  # the box beside each block prints with it
+        workbook = annotate.widen_print_area(workbook, every_sheet.index(part), *_BOX)
+    edit.put("xl/workbook.xml", annotate.sheet_first(workbook, name, rid))
+    overrides = {f"/{summary}": annotate.WORKSHEET_TYPE} | {f"/{p}": annotate.COMMENTS_TYPE for p in edit.comments}
+    types = annotate.content_types(text["[Content_Types].xml"], overrides, {"vml": annotate.VML_TYPE})
+    edit.put("[Content_Types].xml", types)
+    return edit.result()
 
 
-_EMPTY_STYLES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellXfs></styleSheet>'
-)
+class _Package:
+    """The parts of the copy: the learner's as text, and those edited and added."""
+
+    def __init__(self, parts: dict[str, bytes]) -> None:
+        self.parts, self.text = parts, _Texts(parts)
+        self.edited: dict[str, str] = {}
+        self.added: dict[str, str] = {}
+        self.comments: list[str] = []  # comments parts made here, named in [Content_Types].xml
+
+    def put(self, part: str, text: str) -> None:
+        (self.edited if part in self.parts else self.added)[part] = text
+
+    def now(self, part: str) -> str:
+        """The part as it stands: edited, added or as it was."""
+        return self.edited.get(part) or self.added.get(part) or self.text[part]
+
+    def free(self, pattern: str) -> str:
+        """The first part name of ``pattern`` (``xl/comments{}.xml``) not taken."""
+        taken = {p.lower() for p in self.parts} | {p.lower() for p in self.added}
+        k = 1
+        while pattern.format(k).lower() in taken:
+            k += 1
+        return pattern.format(k)
+
+    def result(self) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        return {p: t.encode() for p, t in self.edited.items()}, {p: t.encode() for p, t in self.added.items()}
+
+
+def _commented(edit: _Package, sheet: _Sheet, xml: str, block: int) -> str:
+    """Put a sheet's notes into its comments part and VML drawing (its own, or new ones tied to it
+    by relationships); the worksheet's XML, pointing at a new drawing where there is one."""
+    notes = [note for note in sheet.notes if note.text]
+    rels_part = _rels_of(sheet.part)
+    rels = edit.text.get(rels_part)
+    base = sheet.part.rsplit("/", 1)[0]
+    comments_part = _target_of(rels, "comments", base, _REL_COMMENTS)
+    vml_part = _target_of(rels, "vmlDrawing", base, _REL_VML)
+    new: list[tuple[str, str]] = []
+    if comments_part is None:
+        comments_part = edit.free("xl/comments{}.xml")
+        new.append(("comments", _relative(comments_part, base)))
+        edit.comments.append(comments_part)
+    edit.put(comments_part, annotate.comments(notes, edit.text.get(comments_part)))
+    drawn = vml_part is not None  # the sheet has its <legacyDrawing> already
+    if vml_part is None:
+        vml_part = edit.free("xl/drawings/vmlDrawing{}.vml")
+        new.append(("vmlDrawing", _relative(vml_part, base)))
+    old_vml = edit.parts[vml_part].decode("utf-8", "replace") if vml_part in edit.parts else None
+    edit.put(vml_part, annotate.vml_drawing(notes, block, old_vml))
+    if new:
+        rels, ids = annotate.relationships(rels, new)
+        edit.put(rels_part, rels)
+        if not drawn:
+            xml = annotate.with_legacy_drawing(xml, ids[-1])
+    return xml
 
 
 def _summary(grade: Grade, graph: Graph, areas: dict[str, Area], fills: Fills, strings: annotate.Strings | None) -> str:
@@ -270,6 +294,24 @@ def _summary(grade: Grade, graph: Graph, areas: dict[str, Area], fills: Fills, s
     return annotate.summary_sheet(rows, [16, 16, 120], links, strings)
 
 
+class _Texts(dict[str, str]):
+    """The package's parts as text, decoded as they are asked for (UTF-8, as every writer uses)."""
+
+    def __init__(self, parts: dict[str, bytes]) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def __missing__(self, part: str) -> str:
+        self[part] = self.parts[part].decode("utf-8")
+        return self[part]
+
+    def get(self, part: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return self[part] if part in self.parts else default
+
+    def __contains__(self, part: object) -> bool:
+        return part in self.parts
+
+
 def _rels_of(part: str) -> str:
     folder, name = part.rsplit("/", 1)
     return f"{folder}/_rels/{name}.rels"
@@ -284,14 +326,6 @@ def _target_of(rels: str | None, kind: str, base: str, uri: str | None = None) -
         if found and where and not mode and (found.group(1) == uri or found.group(1).endswith(f"/{kind}")):
             return package.part_target(where.group(1), base)
     return None
-
-
-def _free_part(parts: dict[str, bytes], added: dict[str, str], pattern: str) -> str:
-    taken = {p.lower() for p in parts} | {p.lower() for p in added}
-    k = 1
-    while pattern.format(k).lower() in taken:
-        k += 1
-    return pattern.format(k)
 
 
 def _relative(part: str, base: str) -> str:
