@@ -233,3 +233,33 @@ def test_a_sheet_put_first_moves_sheet_scoped_names_and_opens():
     ).replace("<sheets>", '<sheets><sheet name="feedback" sheetId="5" r:id="rId9"/>').replace(
         'localSheetId="0"', 'localSheetId="1"'
     )
+
+
+def _saved_by(application: str, learner: Path, folder: Path) -> Path:
+    """``learner`` opened and saved as .xlsx by LibreOffice or Gnumeric, as a learner's would be."""
+    saved = folder / f"{application}.xlsx"
+    if application == "soffice":
+        _app(["soffice", f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless", "--convert-to",
+              "xlsx:Calc MS Excel 2007 XML", "--outdir", str(folder / "lo"), str(learner)], folder)  # fmt: skip
+        (folder / "lo" / learner.name).rename(saved)
+    else:
+        _app(["ssconvert", str(learner), str(saved)], folder)
+    return saved
+
+
+@pytest.mark.filterwarnings("ignore:Workbook contains no default style")  # openpyxl on LibreOffice's styles
+@pytest.mark.parametrize("application", [pytest.param("soffice", marks=pytest.mark.apps("soffice")),
+                                         pytest.param("ssconvert", marks=pytest.mark.apps("ssconvert"))])  # fmt: skip
+def test_a_file_saved_by_libreoffice_or_gnumeric_is_marked_and_gains_no_package_fault(
+    handed_back, tmp_path, application
+):
+    from test_excel_package import _audit, _findings
+
+    learner, _, _ = handed_back
+    saved = _saved_by(application, learner, tmp_path)
+    (copy,) = feedback.write_all(grade_all([saved]), tmp_path / "feedback")
+    book = openpyxl.load_workbook(copy)
+    assert book.sheetnames[0] == "feedback"
+    assert book["dxhat"]["C8"].comment.text.startswith("wrong: expected ") and _fill(book["dxhat"]["C8"]) == MARKED
+    assert book["dvar"]["C7"].comment.text == "empty: nothing typed in C7:E7"
+    assert _findings(_audit(copy)) == _findings(_audit(saved))  # what the application wrote, nothing more
