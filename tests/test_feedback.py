@@ -263,3 +263,21 @@ def test_a_file_saved_by_libreoffice_or_gnumeric_is_marked_and_gains_no_package_
     assert book["dxhat"]["C8"].comment.text.startswith("wrong: expected ") and _fill(book["dxhat"]["C8"]) == MARKED
     assert book["dvar"]["C7"].comment.text == "empty: nothing typed in C7:E7"
     assert _findings(_audit(copy)) == _findings(_audit(saved))  # what the application wrote, nothing more
+
+
+def test_a_large_wrong_block_is_filled_whole_with_a_comment_on_its_first_hundred_cells(tmp_path):
+    blank = bnsheet.build(tmp_path / "big.xlsx", n=40, d=3, exercise="dxhat")
+    book = openpyxl.load_workbook(blank)
+    for r in range(7, 47):
+        for c in COLS:
+            book["dxhat"][f"{c}{r}"] = f"=dout!{c}{r}*gamma!{c}{r}"  # right in row 7 only
+    book.save(tmp_path / "in.xlsx")
+    (copy,) = feedback.write_all(grade_all([tmp_path / "in.xlsx"]), tmp_path / "feedback")
+    dxhat = openpyxl.load_workbook(copy)["dxhat"]
+    cells = [dxhat[f"{c}{r}"] for r in range(8, 47) for c in COLS]
+    assert all(_fill(cell) == MARKED for cell in cells) and len(cells) == 117
+    assert sum(cell.comment is not None for cell in cells) == feedback.NOTES == 100
+    with zipfile.ZipFile(copy) as package:
+        (vml,) = [package.read(n).decode() for n in package.namelist() if n.endswith(".vml")]
+    shapes = re.findall(r'<v:shape id="_x0000_s(\d+)"', vml)
+    assert len(shapes) == len(set(shapes)) == 100

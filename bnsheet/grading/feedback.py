@@ -44,6 +44,7 @@ RIGHT = "FFC6EFCE"  # the light green of its "Good"
 _STATUS_WORDS = {"correct": "status_correct", "wrong": "status_wrong", "empty": "status_empty",
                  "error": "status_error", APP_DEPENDENT: "status_app"}  # fmt: skip
 _MARKED_STATUSES = ("wrong", "empty", "error")
+NOTES = 100  # comments on one block at most; the other marked cells are filled only (a drawing holds 1024)
 _BOX = (6, 4)  # how far right of and below a block its open comment box reaches (columns, rows)
 _REL_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
 _REL_VML = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/vmlDrawing"
@@ -131,8 +132,9 @@ def marked(grade: Grade, source: Path) -> bytes:
 
 
 def _notes(g: NodeGrade, area: Area, graph: Graph) -> list[Note]:
-    """The comments on a node's cells: one per marked cell; a block with no cell marked (empty,
-    the wrong shape, circular) is filled whole with one comment on its first cell."""
+    """The comments on a node's cells: one per marked cell (the first NOTES of them; the others
+    are filled without one); a block with no cell marked (empty, the wrong shape, circular) is
+    filled whole with one comment on its first cell."""
     diagnosis = g.diagnosis
     if not g.marks:
         where = graph.word("mark_block", status=graph.word(_STATUS_WORDS[g.status]), where=diagnosis or g.status)
@@ -143,6 +145,9 @@ def _notes(g: NodeGrade, area: Area, graph: Graph) -> list[Note]:
         ]
     notes = []
     for k, (address, kind, expected, got) in enumerate(g.marks):
+        if k >= NOTES:
+            notes.append(Note(address, ""))  # filled, without a comment
+            continue
         said = _said(graph, kind, expected, got)
         text = f"{said}\n{diagnosis}" if diagnosis else said
         notes.append(Note(address, text, shown=k == 0, beside=area.right + 2 if k == 0 else 0))

@@ -231,16 +231,17 @@ _NOTE_SHAPE_TYPE = (
 
 def vml_drawing(notes: Sequence[Note], block: int, existing: str | None = None) -> str:
     """The legacy drawing that holds the comments' boxes: one note shape per comment, numbered
-    from ``1024 * block`` (each drawing of a workbook takes a block of its own), added to the
-    ``existing`` drawing if the sheet has one."""
+    from ``1024 * block`` (each drawing of a workbook takes a block of 1024 of its own), added to
+    the ``existing`` drawing if the sheet has one."""
     if existing is None:
         existing = (
             f'{_VML_OPEN}<o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="{block}"/></o:shapelayout></xml>'
         )
     if 'id="_x0000_t202"' not in existing:
         existing = _insert_before_last(existing, "</xml>", _NOTE_SHAPE_TYPE)
+    # numbered on from the drawing's own shapes (within the block its idmap names), else from the block
     old = [int(n) for n in re.findall(r'id="_x0000_s(\d+)"', existing)]
-    first = max([1024 * block, *old]) + 1
+    first = max(old, default=1024 * block) + 1
     shapes = "".join(_note_shape(note, first + k) for k, note in enumerate(notes))
     return _insert_before_last(existing, "</xml>", shapes)
 
