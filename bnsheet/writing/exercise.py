@@ -2,7 +2,8 @@
 and the defined name that records the exercise in the file so grading needs no argument.
 
 The exercise is stored as a workbook-level name holding a string constant,
-``bn_exercise = "dbeta,dgammax,…"``, which Excel, LibreOffice and Gnumeric keep when they save.
+``bn_exercise = "dbeta,dgammax,…"``, which Excel, LibreOffice and Gnumeric keep when they save;
+its language beside it, ``bn_lang = "ja"``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..layout import defined_name
 from ..model.graph import Block, Graph
 
 NAME = defined_name("exercise")
+LANGUAGE = defined_name("lang")  # the language of the workbook's words, "en" or "ja": feedback is written in it
 CHOICES = ("backward", "forward", "all")
 
 
@@ -62,6 +64,12 @@ def recorded(names: Mapping[str, str]) -> tuple[str, ...] | None:
     if len(text) < 2 or text[0] != '"' or text[-1] != '"':
         return None
     return tuple(name.strip() for name in text[1:-1].split(",") if name.strip())
+
+
+def recorded_language(names: Mapping[str, str]) -> str:
+    """The language an exercise workbook records (``bn_lang = "ja"``); ``en`` where it records none."""
+    text = names.get(LANGUAGE, "").strip().removeprefix("=").strip().strip('"')
+    return text or "en"
 
 
 def upstream_exercises(block: Block, graph: Graph, exercise: Iterable[str]) -> list[str]:

@@ -108,6 +108,7 @@ class _Book:
         names |= {defined_name(b.name): b.area.absolute() for b in self.checks.blocks}
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
+            names[exercise_module.LANGUAGE] = f'"{graph.lang}"'
         return names | dict(self.recorded)
 
     def formula_areas(self) -> list[Area]:
