@@ -68,7 +68,7 @@ def test_gnumeric_computes_through_a_circular_reference(built, tmp_path):
 SMALL = np.array([[1.2345678901234567e-07, 2.0], [3.3e-9, 4.0], [5.0e-7, 6.0]])
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine: seconds a workbook
 def test_formulas_rounds_loaded_numbers_to_15_decimal_places(tmp_path):
     import formulas
 
@@ -79,7 +79,7 @@ def test_formulas_rounds_loaded_numbers_to_15_decimal_places(tmp_path):
     assert loaded == round(SMALL[0, 0], 15) == 1.23456789e-07 != SMALL[0, 0]
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine: seconds a workbook
 def test_verify_with_formulas_keeps_every_digit_of_small_inputs(tmp_path):
     path = bnsheet.build(tmp_path / "w.xlsx", x=SMALL * 1e-2, dout=SMALL * 1e-3, eps=1e-12)
     report = bnsheet.verify(path, engine="formulas")
@@ -156,7 +156,7 @@ def test_formulas_cannot_be_first_used_from_two_threads_at_once():
     assert "partially initialized module 'schedula.dispatcher'" in found.stdout, found.stdout + found.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine, twice at once
 def test_two_verifies_with_the_formulas_engine_at_once_both_pass(tmp_path):
     import subprocess
     import sys
