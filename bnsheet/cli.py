@@ -19,7 +19,7 @@ from .grading.gradebook import grade_all, submissions
 from .model.graph import LANGUAGES
 from .model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .version import __version__
-from .writing import roster
+from .writing import exercise, roster
 from .writing.build import DEFAULT_PATH
 from .writing.files import replacing
 
@@ -102,6 +102,17 @@ def _parser() -> argparse.ArgumentParser:
         "--exercise",
         metavar="NODES",
         help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
+    )
+    b.add_argument(
+        "--hints",
+        choices=exercise.HINT_CHOICES,
+        help="with --exercise: what an exercise's sheet gives besides its task: rule (default: the sheets to read "
+        "and the local derivative rule), math (also the node's own math line) or none",
+    )
+    b.add_argument(
+        "--points",
+        metavar="NODE=P,...",
+        help="with --exercise: points of exercise nodes, such as dxhat=2,dvar=3 (1 for each node not named)",
     )
     b.add_argument(
         "--roster",
@@ -217,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     given = {"x": args.x, "gamma": args.gamma, "beta": args.beta, "dout": args.dout}
+    for option in ("hints", "points"):
+        if getattr(args, option) is not None and args.exercise is None:
+            raise InputError(f"--{option} goes with --exercise NODES")
+    args.hints = args.hints or exercise.DEFAULT_HINTS
     if args.roster is not None:
         return _build_class(args, given)
     source = ""
@@ -248,6 +263,8 @@ def _build(args: argparse.Namespace) -> int:
         progress=_progress(args),
         exercise=args.exercise,
         force=args.force,
+        hints=args.hints,
+        points=args.points,
         **given,
     )
     print(f"wrote {path}{source}")
@@ -266,7 +283,8 @@ def _build_class(args: argparse.Namespace, given: dict[str, str | None]) -> int:
         raise InputError(f"--roster draws each student's inputs from the student's own seed; drop {', '.join(drawn)}")
     paths = build_class(
         args.output, args.roster, exercise=args.exercise, n=args.n, d=args.d, eps=args.eps, momentum=args.momentum,
-        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args),
+        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args), hints=args.hints,
+        points=args.points,
     )  # fmt: skip
     print(f"wrote {len(paths)} workbooks to {args.output}")
     return 0

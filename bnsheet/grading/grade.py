@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,26 +38,35 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TRIALS = model_trials.DEFAULT_COUNT  # hidden input sets each block is judged at, besides its own
-COLUMNS = ["node", "sheet", "shape", "status", "cells", "wrong_cells", "diagnosis", "wrong"]
+COLUMNS = ["node", "sheet", "shape", "status", "points", "cells", "wrong_cells", "diagnosis", "wrong"]
 
 
 @dataclass
 class Grade:
-    """The grade of one workbook: one NodeGrade per exercise node and a score (share correct)."""
+    """The grade of one workbook: one NodeGrade per exercise node, each node's points (1 unless the
+    workbook records others, ``--points``) and a score: the points of the nodes that are correct."""
 
     path: Path
     engine: str
     nodes: list[NodeGrade]
     student: str = ""  # the student the file belongs to (recorded, or its name in the roster)
     inputs: str = ""  # own, of student 17, edited; empty when the file records no student
+    points: dict[str, int | float] = field(default_factory=dict)  # per node; 1 where missing
+    hints: str = exercise_module.DEFAULT_HINTS  # what the exercise's sheets gave (recorded at build)
 
     @property
     def correct(self) -> int:
         return sum(g.status == "correct" for g in self.nodes)
 
     @property
-    def score(self) -> float:
-        return self.correct / len(self.nodes) if self.nodes else 0.0
+    def score(self) -> int | float:
+        """The points earned: the sum of the points of the correct nodes."""
+        return sum(self.points.get(g.node, 1) for g in self.nodes if g.status == "correct")
+
+    @property
+    def out_of(self) -> int | float:
+        """The exercise's points: the sum over its nodes."""
+        return sum(self.points.get(g.node, 1) for g in self.nodes)
 
     @property
     def ok(self) -> bool:
@@ -67,7 +76,7 @@ class Grade:
     def table(self) -> pd.DataFrame:
         import pandas as pd
 
-        rows = [asdict(g) | {"wrong": _cells_text(g.wrong)} for g in self.nodes]
+        rows = [asdict(g) | {"wrong": _cells_text(g.wrong), "points": self.points.get(g.node, 1)} for g in self.nodes]
         return pd.DataFrame(rows, columns=COLUMNS)
 
     def to_text(self) -> str:
@@ -78,7 +87,12 @@ class Grade:
             if g.diagnosis or g.wrong:
                 cells = f" [{_cells_text(g.wrong)}]" if g.wrong else ""
                 lines.append(f"{g.node}: {g.status}: {g.diagnosis or 'wrong values'}{cells}")
-        lines.append(f"score {self.correct}/{len(self.nodes)}")
+        counted = (
+            ""
+            if self.out_of == len(self.nodes) and self.score == self.correct
+            else (f" ({self.correct} of {len(self.nodes)} nodes correct)")
+        )
+        lines.append(f"score {self.score:g}/{self.out_of:g}{counted}")
         return "\n".join(lines)
 
 
@@ -96,8 +110,8 @@ def grade(
 
     >>> from bnsheet import build
     >>> g = grade(build("output/doctest-grade.xlsx", exercise="dx1,dmu"))
-    >>> [(n.node, n.status) for n in g.nodes], g.score
-    ([('dx1', 'empty'), ('dmu', 'empty')], 0.0)
+    >>> [(n.node, n.status) for n in g.nodes], g.score, g.out_of
+    ([('dx1', 'empty'), ('dmu', 'empty')], 0, 2)
     """
     graph = graph or _template()
     engine = engine or engines.default()
@@ -128,7 +142,11 @@ def grade(
             grades = {name: _missing(name) for name in names if name not in areas}
             grades |= _judge_each_on_its_own(judge, typed, runs, recalculate)
     student, verdict = identity.check(path, recorded, inputs, chosen, roster)
-    return Grade(path, engine, [grades[name] for name in names], student=student, inputs=verdict)
+    return Grade(
+        path, engine, [grades[name] for name in names], student=student, inputs=verdict,
+        points=exercise_module.recorded_points(book.names, tuple(names)),
+        hints=exercise_module.recorded_hints(book.names),
+    )  # fmt: skip
 
 
 def _trial_seed(recorded: tuple[str, int] | None) -> int:

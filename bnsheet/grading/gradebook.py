@@ -20,7 +20,7 @@ from .grade import COLUMNS, Grade, grade
 if TYPE_CHECKING:
     import pandas as pd
 
-FILE_COLUMNS = ["file", "student", "status", "inputs", "score", "correct", "nodes", "reason"]
+FILE_COLUMNS = ["file", "student", "status", "inputs", "score", "out_of", "correct", "nodes", "reason"]
 
 
 @dataclass
@@ -38,29 +38,34 @@ class Gradebook:
     @property
     def scores(self) -> pd.DataFrame:
         """One row per file: its student, status (graded or unusable), whose inputs it carries, its
-        score (share of exercise nodes correct), correct and node counts, and why it is unusable."""
+        score (the points of its correct nodes) out of the exercise's points, correct and node
+        counts, and why it is unusable."""
         import pandas as pd
 
-        rows = [(str(g.path), g.student, "graded", g.inputs, round(g.score, 4), g.correct, len(g.nodes), "")
-                for g in self.grades]  # fmt: skip
-        rows += [
-            (str(path), _student(path, self.roster), "unusable", "", 0.0, 0, 0, why) for path, why in self.unusable
+        rows: list[tuple[object, ...]] = [
+            (str(g.path), g.student, "graded", g.inputs, g.score, g.out_of, g.correct, len(g.nodes), "")
+            for g in self.grades
         ]
-        return pd.DataFrame(rows, columns=FILE_COLUMNS)
+        rows += [
+            (str(path), _student(path, self.roster), "unusable", "", 0, None, 0, 0, why) for path, why in self.unusable
+        ]
+        return pd.DataFrame(rows, columns=FILE_COLUMNS, dtype=object)  # object: points stay whole numbers
 
     @property
     def table(self) -> pd.DataFrame:
         """One row per file and node; a file that could not be graded is one row, status unusable."""
         import pandas as pd
 
-        frames = [g.table.assign(file=str(g.path), score=round(g.score, 4)) for g in self.grades]
-        frames += [
-            pd.DataFrame([{"file": str(path), "score": 0.0, "status": "unusable", "diagnosis": reason}])
+        columns = ["file", "score", "out_of", *COLUMNS]
+        frames = [g.table.assign(file=str(g.path), score=g.score, out_of=g.out_of) for g in self.grades]
+        frames += [  # object columns, None where empty: the whole numbers of the others stay whole
+            pd.DataFrame([{"file": str(path), "score": 0, "status": "unusable", "diagnosis": reason}],
+                         columns=columns, dtype=object)
             for path, reason in self.unusable
-        ]
+        ]  # fmt: skip
         if not frames:
-            return pd.DataFrame(columns=["file", "score", *COLUMNS])
-        return pd.concat(frames, ignore_index=True).reindex(columns=["file", "score", *COLUMNS])
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
     def to_csv(self) -> str:
         return str(self.table.to_csv(index=False))
@@ -72,8 +77,9 @@ class Gradebook:
 
     def to_lms_csv(self) -> str:
         """The gradebook an LMS imports: one row per roster student (per file without a roster):
-        id, score (exercise nodes correct), out_of, status (graded, unusable, missing), inputs,
-        file, then each node's status. A student with several files is given the best one."""
+        id, score (the points of the correct nodes), out_of (the exercise's points), status
+        (graded, unusable, missing), inputs, file, then each node's status. A student with several
+        files is given the best one."""
         import pandas as pd
 
         nodes = list(dict.fromkeys(g.node for grade in self.grades for g in grade.nodes))
@@ -82,9 +88,9 @@ class Gradebook:
             student = _student(path, self.roster) or path.stem
             rows.setdefault(student, {"id": student, "score": 0, "out_of": "", "status": "unusable",
                                       "inputs": "", "file": str(path), "reason": reason})  # fmt: skip
-        for graded in sorted(self.grades, key=lambda g: g.correct):  # the best file of a student last
+        for graded in sorted(self.grades, key=lambda g: g.score):  # the best file of a student last
             student = graded.student or graded.path.stem
-            rows[student] = {"id": student, "score": graded.correct, "out_of": len(graded.nodes), "status": "graded",
+            rows[student] = {"id": student, "score": graded.score, "out_of": graded.out_of, "status": "graded",
                              "inputs": graded.inputs, "file": str(graded.path), "reason": ""}  # fmt: skip
             rows[student] |= {g.node: g.status for g in graded.nodes}
         if self.roster is not None:
