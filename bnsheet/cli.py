@@ -15,6 +15,7 @@ from .checking.verify import verify
 from .errors import BnsheetError, InputError
 from .experiment import training
 from .grading import feedback
+from .grading import workers as workers_module
 from .grading.gradebook import grade_all, submissions
 from .model.graph import LANGUAGES
 from .model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
@@ -339,7 +340,8 @@ def _grade(args: argparse.Namespace) -> int:
         raise InputError(f"--gradebook {gradebook}: {state}")
     if args.feedback is not None:
         feedback.check_folder(Path(args.feedback), submissions(args.paths))
-    book = grade_all(args.paths, engine=args.engine, roster=students)
+    workers = workers_module.cores() if len(submissions(args.paths)) >= workers_module.PARALLEL_FROM else 1
+    book = grade_all(args.paths, engine=args.engine, roster=students, workers=workers)
     if gradebook is not None:
         with replacing(gradebook) as temporary:
             temporary.write_text(book.to_lms_csv(), encoding="utf-8")

@@ -162,8 +162,9 @@ def _template() -> Graph:
 
 class _Recalculation:
     """Recalculates the workbook at its own inputs and at each hidden trial, with some blocks
-    replaced by numbers (the expected values of blocks found wrong) at each; a private copy is made
-    once where COLUMN(C7)-style positions must be folded for the engine (see substitute.py)."""
+    replaced by numbers (the expected values of blocks found wrong) at each, in one engine
+    session (formualizer keeps the workbook loaded); a private copy is made once where
+    COLUMN(C7)-style positions must be folded for the engine (see substitute.py)."""
 
     def __init__(
         self, engine: str, book: XlsxFile, folder: Path, folded: list[str], graph: Graph, areas: dict[str, Area],
@@ -172,19 +173,22 @@ class _Recalculation:
         self.engine, self.book, self.folder, self.folded = engine, book, folder, folded
         self.graph, self.areas, self.drawn = graph, areas, drawn
         self.own: Inputs | None = None
-        self.copy: Path | None = None
+        self.session: engines.Session | None = None
 
     def __call__(self, blocks: list[dict[Area, np.ndarray]] | None, areas: list[Area]) -> list[Values]:
-        """``blocks``: per input set (own, then each trial) the areas that hold given numbers."""
-        if self.folded and self.copy is None:
-            self.copy = substitute(self.book, self.folder / "folded.xlsx", {}, self.folded)
-        path = self.copy or self.book.path
+        """``blocks``: per input set (own, then each trial) the areas that hold given numbers;
+        None for the first run, the workbook as it is and then at each trial."""
+        if self.session is None:
+            path = self.book.path
+            if self.folded:
+                path = substitute(self.book, self.folder / "folded.xlsx", {}, self.folded)
+            self.session = engines.session(self.engine, path)
         sets = [self.own, *self.drawn] if blocks is not None else self.drawn
         variants = [model_trials.variant(self.graph, self.areas, one) for one in sets if one is not None]
         if blocks is None:
-            return engines.recalculate_each(self.engine, path, areas, variants)
+            return self.session.run(areas, variants)
         variants = [v | replaced for v, replaced in zip(variants, blocks, strict=True)]
-        return engines.recalculate_each(self.engine, path, areas, variants)[1:]
+        return self.session.run(areas, variants, as_is=False)
 
 
 def _missing(name: str) -> NodeGrade:

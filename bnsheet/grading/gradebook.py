@@ -6,6 +6,7 @@ submission does not stop a class from being graded.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from .. import engines, tables
 from ..errors import BnsheetError, WorkbookError
 from ..writing.roster import Roster
+from . import workers as workers_module
 from .grade import COLUMNS, Grade, grade
 
 if TYPE_CHECKING:
@@ -133,9 +135,13 @@ def submissions(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def grade_all(paths: Sequence[str | Path], engine: str | None = None, roster: Roster | None = None) -> Gradebook:
+def grade_all(
+    paths: Sequence[str | Path], engine: str | None = None, roster: Roster | None = None, *, workers: int = 1
+) -> Gradebook:
     """Grade every workbook in ``paths`` (files or folders); with a ``roster`` (writing/roster.py),
-    each file's inputs are checked against every student's.
+    each file's inputs are checked against every student's. ``workers`` processes grade files side
+    by side (workers.py; the grades keep the order of the files); they are fresh interpreters, so a
+    script that asks for more than one must keep its own work under ``if __name__ == "__main__":``.
 
     >>> from bnsheet import build
     >>> book = grade_all([build("output/doctest-class.xlsx", exercise="dmu")])
@@ -144,10 +150,28 @@ def grade_all(paths: Sequence[str | Path], engine: str | None = None, roster: Ro
     """
     engine = engine or engines.default()
     engines.require(engine)
+    files = submissions(paths)
+    task = functools.partial(_graded, engine=engine, roster=roster)
+    if min(workers, len(files)) > 1:
+        results = workers_module.run_each(task, files, min(workers, len(files)), _unusable)
+    else:
+        results = [task(path) for path in files]
     book = Gradebook(roster=roster)
-    for path in submissions(paths):
-        try:
-            book.grades.append(grade(path, engine=engine, roster=roster))
-        except BnsheetError as exc:
-            book.unusable.append((path, str(exc)))
+    for result in results:
+        if isinstance(result, Grade):
+            book.grades.append(result)
+        else:
+            book.unusable.append(result)
     return book
+
+
+def _graded(path: Path, engine: str, roster: Roster | None) -> Grade | tuple[Path, str]:
+    """One file's grade, or the file and why it cannot be graded (run in a worker process too)."""
+    try:
+        return grade(path, engine=engine, roster=roster)
+    except BnsheetError as exc:
+        return path, str(exc)
+
+
+def _unusable(path: Path, why: str) -> tuple[Path, str]:
+    return path, f"{path}: {why}"
