@@ -166,7 +166,12 @@ def _parser() -> argparse.ArgumentParser:
 
     g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
     g.add_argument("paths", nargs="+", metavar="PATH")
-    g.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    g.add_argument(
+        "--engine",
+        choices=[*engines.NAMES, engines.ALL],
+        help="formula engine (default: the fastest installed); all: graded by the default, every installed "
+        "engine asked too, and where they disagree said",
+    )
     g.add_argument(
         "--roster", metavar="CSV", help="the class's roster: each file's inputs checked against the students'"
     )

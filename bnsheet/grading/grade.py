@@ -53,6 +53,7 @@ class Grade:
     inputs: str = ""  # own, of student 17, edited; empty when the file records no student
     points: dict[str, int | float] = field(default_factory=dict)  # per node; 1 where missing
     hints: str = exercise_module.DEFAULT_HINTS  # what the exercise's sheets gave (recorded at build)
+    compared: list[str] = field(default_factory=list)  # with --engine all: the engines asked too
 
     @property
     def correct(self) -> int:
@@ -77,12 +78,14 @@ class Grade:
         import pandas as pd
 
         rows = [asdict(g) | {"wrong": _cells_text(g.wrong), "points": self.points.get(g.node, 1)} for g in self.nodes]
-        return pd.DataFrame(rows, columns=COLUMNS)
+        opinions = {f"status_{name}": [g.engines.get(name, "") for g in self.nodes] for name in self.compared}
+        return pd.DataFrame(rows, columns=COLUMNS).assign(**opinions)
 
     def to_text(self) -> str:
         """A table for a terminal, then what is wrong with each node that is not correct."""
         shown = self.table[["node", "shape", "status", "cells", "wrong_cells"]]
-        lines = [f"{self.path}  (engine: {self.engine})", tables.frame(shown)]
+        compared = f"; compared with {', '.join(e for e in self.compared if e != self.engine)}" if self.compared else ""
+        lines = [f"{self.path}  (engine: {self.engine}{compared})", tables.frame(shown)]
         for g in self.nodes:
             if g.diagnosis or g.wrong:
                 cells = f" [{_cells_text(g.wrong)}]" if g.wrong else ""
@@ -113,7 +116,7 @@ def grade(
     >>> [(n.node, n.status) for n in g.nodes], g.score, g.out_of
     ([('dx1', 'empty'), ('dmu', 'empty')], 0, 2)
     """
-    graph = graph or _template()
+    graph = graph or template()
     engine = engine or engines.default()
     engines.require(engine)
     path = Path(path)
@@ -155,7 +158,7 @@ def _trial_seed(recorded: tuple[str, int] | None) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _template() -> Graph:
+def template() -> Graph:
     """The default template, parsed once per process (a class is graded file after file)."""
     return load()
 

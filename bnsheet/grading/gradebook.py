@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import engines, tables
+from ..engines import libreoffice
 from ..errors import BnsheetError, WorkbookError
 from ..writing.roster import Roster
+from . import opinions
 from . import workers as workers_module
-from .grade import COLUMNS, Grade, grade
+from .grade import COLUMNS, Grade, grade, template
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,7 +60,8 @@ class Gradebook:
         """One row per file and node; a file that could not be graded is one row, status unusable."""
         import pandas as pd
 
-        columns = ["file", "score", "out_of", *COLUMNS]
+        compared = dict.fromkeys(name for g in self.grades for name in g.compared)
+        columns = ["file", "score", "out_of", *COLUMNS, *(f"status_{name}" for name in compared)]
         frames = [g.table.assign(file=str(g.path), score=g.score, out_of=g.out_of) for g in self.grades]
         frames += [  # object columns, None where empty: the whole numbers of the others stay whole
             pd.DataFrame([{"file": str(path), "score": 0, "status": "unusable", "diagnosis": reason}],
@@ -139,19 +142,26 @@ def grade_all(
     paths: Sequence[str | Path], engine: str | None = None, roster: Roster | None = None, *, workers: int = 1
 ) -> Gradebook:
     """Grade every workbook in ``paths`` (files or folders); with a ``roster`` (writing/roster.py),
-    each file's inputs are checked against every student's. ``workers`` processes grade files side
-    by side (workers.py; the grades keep the order of the files); they are fresh interpreters, so a
-    script that asks for more than one must keep its own work under ``if __name__ == "__main__":``.
+    each file's inputs are checked against every student's. ``engine="all"`` grades with the
+    default engine and asks every installed engine too (opinions.py). ``workers`` processes grade
+    files side by side (workers.py; the grades keep the order of the files); they are fresh
+    interpreters, so a script that asks for more than one must keep its own work under
+    ``if __name__ == "__main__":``.
 
     >>> from bnsheet import build
     >>> book = grade_all([build("output/doctest-class.xlsx", exercise="dmu")])
     >>> book.scores[["correct", "nodes"]].values.tolist()
     [[0, 1]]
     """
+    compare: list[str] = []
+    if engine == engines.ALL:
+        engine = engines.default()
+        compare = [engine, *opinions.others(engine)]
     engine = engine or engines.default()
     engines.require(engine)
     files = submissions(paths)
-    task = functools.partial(_graded, engine=engine, roster=roster)
+    in_workers = [name for name in compare if name != libreoffice.NAME]  # LibreOffice: all files in one run
+    task = functools.partial(_graded, engine=engine, roster=roster, compare=in_workers)
     if min(workers, len(files)) > 1:
         results = workers_module.run_each(task, files, min(workers, len(files)), _unusable)
     else:
@@ -162,15 +172,46 @@ def grade_all(
             book.grades.append(result)
         else:
             book.unusable.append(result)
+    if compare:
+        _weigh(book, compare)
     return book
 
 
-def _graded(path: Path, engine: str, roster: Roster | None) -> Grade | tuple[Path, str]:
-    """One file's grade, or the file and why it cannot be graded (run in a worker process too)."""
+def _graded(path: Path, engine: str, roster: Roster | None, compare: Sequence[str]) -> Grade | tuple[Path, str]:
+    """One file's grade, with the opinions of the engines ``compare``, or the file and why it
+    cannot be graded (run in a worker process too)."""
     try:
-        return grade(path, engine=engine, roster=roster)
+        graded = grade(path, engine=engine, roster=roster)
+        if compare:
+            found, upstream = opinions.one_file(path, compare, template()), opinions.reads(path, template())
+            for node in graded.nodes:
+                node.engines = {name: found[name][node.node] for name in compare if node.node in found[name]}
+                node.reads = upstream.get(node.node, [])
+        return graded
     except BnsheetError as exc:
         return path, str(exc)
+
+
+def _weigh(book: Gradebook, compare: list[str]) -> None:
+    """LibreOffice's opinions (all files in one run), then each node's status given every engine's."""
+    if libreoffice.NAME in compare and book.grades:
+        found = opinions.many_files([g.path for g in book.grades], template())
+        for graded, verdicts in zip(book.grades, found, strict=True):
+            for node in graded.nodes:
+                if verdicts is None and node.engines:  # LibreOffice could not save this file
+                    node.engines[libreoffice.NAME] = "error"
+                elif verdicts is not None and node.node in verdicts:
+                    node.engines[libreoffice.NAME] = verdicts[node.node]
+    for graded in book.grades:
+        graded.compared = compare
+        for node in graded.nodes:
+            node.engines = {name: node.engines[name] for name in compare if name in node.engines}
+        differ = {node.node for node in graded.nodes if opinions.disagree(node.engines)}
+        for node in graded.nodes:
+            status, note = opinions.weigh(node.status, node.engines, [r for r in node.reads if r in differ])
+            node.status = status
+            if note:
+                node.note(note)
 
 
 def _unusable(path: Path, why: str) -> tuple[Path, str]:

@@ -50,6 +50,8 @@ class NodeGrade:
     wrong_cells: int = 0
     diagnosis: str = ""
     wrong: list[tuple[str, float, CellValue]] = field(default_factory=list)
+    engines: dict[str, str] = field(default_factory=dict)  # with --engine all: each engine's opinion (opinions.py)
+    reads: list[str] = field(default_factory=list)  # with --engine all: the exercise blocks it reads, transitively
 
     def note(self, text: str) -> None:
         self.diagnosis = f"{self.diagnosis}; {text}" if self.diagnosis else text
