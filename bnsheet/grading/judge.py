@@ -38,6 +38,19 @@ _OPERATORS = set("+-*/^&<>=")
 _CALLS = re.compile(r"\b(?:INDIRECT|OFFSET|INDEX|COLUMN|ROW)\s*\(", re.I)  # may read cells without an A1 reference
 
 
+_REMEMBERED = 16  # input sets whose reference a process keeps (Judge._reference)
+_REFERENCES: dict[tuple[int, bytes], tuple[Graph, dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+
+
+def _fingerprint(inputs: Inputs) -> bytes:
+    """The bytes that make an input set what it is: every array (shape and values) and parameter."""
+    parts = [
+        repr((name, value.shape, str(value.dtype))).encode() + value.tobytes()
+        for name, value in inputs.arrays().items()
+    ]
+    return b"".join(parts) + repr(inputs.params()).encode()
+
+
 @dataclass
 class NodeGrade:
     """The verdict on one exercise block; ``wrong`` lists the first wrong cells (address, expected, got)."""
@@ -69,12 +82,25 @@ class Judge:
         """Take the workbook's inputs and the hidden trials': the reference values and tolerances
         follow from them (a node's ``error_scale`` as verify takes it)."""
         self.inputs = inputs
-        self.sets = [expected_nodes(one) for one in (inputs, *trials)]
-        self.tolerances = [
-            self._tolerances(one, expected) for one, expected in zip((inputs, *trials), self.sets, strict=True)
-        ]
+        references = [self._reference(one) for one in (inputs, *trials)]
+        self.sets = [expected for expected, _ in references]
+        self.tolerances = [tolerance for _, tolerance in references]
         self.expected, self.tolerance = self.sets[0], self.tolerances[0]
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
+
+    def _reference(self, inputs: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The expected values and tolerances at ``inputs``, computed once per distinct input set
+        in a process: a class handed one workbook shares its inputs, and every file without a
+        student shares the trials (their arrays are only read)."""
+        key = (id(self.graph), _fingerprint(inputs))  # the entry holds the graph, so its id stays its own
+        found = _REFERENCES.get(key)
+        if found is None:
+            expected = expected_nodes(inputs)
+            found = self.graph, expected, self._tolerances(inputs, expected)
+            if len(_REFERENCES) >= _REMEMBERED:
+                _REFERENCES.pop(next(iter(_REFERENCES)))
+            _REFERENCES[key] = found
+        return found[1], found[2]
 
     def _tolerances(self, inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """verify's tolerances; a node that is all rounding (dx_diff) takes its error_scale node's."""
