@@ -20,7 +20,6 @@ from test_grade import D, N, submit
 import bnsheet
 from bnsheet.grading import workers
 from bnsheet.grading.gradebook import grade_all
-from conftest import interruptible
 
 MISTAKES = [{}, {"dxhat": "=dout!{c}{r}*gamma!{c}{r}"}, {"dmu": "=SUM(dx1!{c}$7:{c}$10)"}, {"dsq": "=dvar!{c}$7"}]
 
@@ -62,6 +61,13 @@ def test_a_worker_that_dies_costs_only_its_own_file():
     assert results[1].startswith("b crashed: grading it stopped its worker process")
 
 
+def _interruptible() -> None:
+    """Ctrl-C acts in the command as at a terminal, also in a test run started in the background
+    (as conftest.interruptible; not imported: the workers import this module, where conftest may
+    name another file)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _session(sid: int) -> list[int]:
     """The processes of session ``sid`` still running (zombies are gone)."""
     found = []
@@ -87,7 +93,7 @@ def test_ctrl_c_stops_the_workers_with_one_line(submissions, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=interruptible,
+        preexec_fn=_interruptible,
         cwd=Path(__file__).parent.parent,
     )
     deadline = time.monotonic() + 60

@@ -18,8 +18,9 @@ import numpy as np
 
 from .. import engines, tables
 from ..a1 import Area
+from ..engines import libreoffice
 from ..engines.substitute import substitute
-from ..errors import WorkbookError
+from ..errors import BnsheetError
 from ..layout import defined_name
 from ..model import trials as model_trials
 from ..model.graph import Graph, load
@@ -121,10 +122,7 @@ def grade(
     engines.require(engine)
     path = Path(path)
     if path.suffix.lower() == ".ods":
-        raise WorkbookError(
-            f"{path}: an OpenDocument spreadsheet (.ods), which grade does not read: save it as .xlsx "
-            "(LibreOffice: File > Save As, Excel 2007-365)"
-        )
+        return _grade_ods(path, engine, graph, roster=roster, trials=trials)
     vetting.vet(path)
     with XlsxFile(path) as book:
         located = locate(book, graph)
@@ -150,6 +148,20 @@ def grade(
         points=exercise_module.recorded_points(book.names, tuple(names)),
         hints=exercise_module.recorded_hints(book.names),
     )  # fmt: skip
+
+
+def _grade_ods(path: Path, engine: str, graph: Graph, **options: Any) -> Grade:
+    """The grade of an .ods workbook: of the .xlsx LibreOffice converts it to in a private
+    workspace (engines.libreoffice.xlsx_of_ods, as verify does), the .ods named instead of the copy."""
+    with libreoffice.xlsx_of_ods(path) as converted:
+        try:
+            graded = grade(converted, engine, graph, **options)
+        except BnsheetError as exc:
+            raise type(exc)(str(exc).replace(str(converted), str(path))) from None
+    graded.path = path
+    for g in graded.nodes:
+        g.diagnosis = g.diagnosis.replace(str(converted), str(path))
+    return graded
 
 
 def _trial_seed(recorded: tuple[str, int] | None) -> int:

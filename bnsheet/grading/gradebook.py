@@ -6,6 +6,7 @@ submission does not stop a class from being graded.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Sequence
@@ -160,8 +161,7 @@ def grade_all(
     engine = engine or engines.default()
     engines.require(engine)
     files = submissions(paths)
-    in_workers = [name for name in compare if name != libreoffice.NAME]  # LibreOffice: all files in one run
-    task = functools.partial(_graded, engine=engine, roster=roster, compare=in_workers)
+    task = functools.partial(_graded, engine=engine, roster=roster, compare=compare)
     if min(workers, len(files)) > 1:
         results = workers_module.run_each(task, files, min(workers, len(files)), _unusable)
     else:
@@ -178,14 +178,20 @@ def grade_all(
 
 
 def _graded(path: Path, engine: str, roster: Roster | None, compare: Sequence[str]) -> Grade | tuple[Path, str]:
-    """One file's grade, with the opinions of the engines ``compare``, or the file and why it
-    cannot be graded (run in a worker process too)."""
+    """One file's grade, with the opinions of the engines ``compare`` but LibreOffice, which
+    _weigh asks for all files in one run (an .ods: here too, of its converted copy), or the file
+    and why it cannot be graded (run in a worker process too)."""
     try:
         graded = grade(path, engine=engine, roster=roster)
         if compare:
-            found, upstream = opinions.one_file(path, compare, template()), opinions.reads(path, template())
+            with contextlib.ExitStack() as stack:
+                readable = path
+                if path.suffix.lower() == ".ods":
+                    readable = stack.enter_context(libreoffice.xlsx_of_ods(path))
+                asked = [name for name in compare if name != libreoffice.NAME or readable != path]
+                found, upstream = opinions.one_file(readable, asked, template()), opinions.reads(readable, template())
             for node in graded.nodes:
-                node.engines = {name: found[name][node.node] for name in compare if node.node in found[name]}
+                node.engines = {name: found[name][node.node] for name in asked if node.node in found[name]}
                 node.reads = upstream.get(node.node, [])
         return graded
     except BnsheetError as exc:
@@ -194,9 +200,10 @@ def _graded(path: Path, engine: str, roster: Roster | None, compare: Sequence[st
 
 def _weigh(book: Gradebook, compare: list[str]) -> None:
     """LibreOffice's opinions (all files in one run), then each node's status given every engine's."""
-    if libreoffice.NAME in compare and book.grades:
-        found = opinions.many_files([g.path for g in book.grades], template())
-        for graded, verdicts in zip(book.grades, found, strict=True):
+    xlsx = [g for g in book.grades if g.path.suffix.lower() != ".ods"]  # an .ods has LibreOffice's already
+    if libreoffice.NAME in compare and xlsx:
+        found = opinions.many_files([g.path for g in xlsx], template())
+        for graded, verdicts in zip(xlsx, found, strict=True):
             for node in graded.nodes:
                 if verdicts is None and node.engines:  # LibreOffice could not save this file
                     node.engines[libreoffice.NAME] = "error"

@@ -78,8 +78,9 @@ def reads(path: Path, graph: Graph) -> dict[str, list[str]]:
 
 
 def one_file(path: Path, names: Sequence[str], graph: Graph) -> dict[str, dict[str, str]]:
-    """The verdicts of the engines ``names`` (not LibreOffice: see :func:`many_files`) on one
-    vetted file, by engine; an engine that cannot compute the file gives every node ``error``."""
+    """The verdicts of the engines ``names`` on one vetted .xlsx file, by engine (LibreOffice is
+    asked for a class's files at once: :func:`many_files`); an engine that cannot compute the file
+    gives every node ``error``."""
     areas, nodes = areas_of(path, graph)
     found: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="bnsheet-opinions-") as folder:

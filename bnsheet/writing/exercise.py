@@ -3,8 +3,8 @@ and the defined name that records the exercise in the file so grading needs no a
 
 The exercise is stored as a workbook-level name holding a string constant,
 ``bn_exercise = "dbeta,dgammax,…"``, which Excel, LibreOffice and Gnumeric keep when they save;
-so are the hints it was built with (``bn_hints = "rule"``) and, where given, each node's points
-(``bn_points = "dbeta=1,dxhat=2,…"``).
+so are its language, ``bn_lang = "ja"``, the hints it was built with (``bn_hints = "rule"``) and,
+where given, each node's points (``bn_points = "dbeta=1,dxhat=2,…"``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..model.graph import Block, Graph
 NAME = defined_name("exercise")
 POINTS = defined_name("points")
 HINTS = defined_name("hints")
+LANGUAGE = defined_name("lang")  # the language of the workbook's words, "en" or "ja": feedback is written in it
 CHOICES = ("backward", "forward", "all")
 # What the sheet of an exercise node gives besides the task (its title, shape and where to type):
 # math, its own math line and the rest of rule; rule, the sheets to read and the local derivative
@@ -76,6 +77,12 @@ def recorded(names: Mapping[str, str]) -> tuple[str, ...] | None:
     if len(text) < 2 or text[0] != '"' or text[-1] != '"':
         return None
     return tuple(name.strip() for name in text[1:-1].split(",") if name.strip())
+
+
+def recorded_language(names: Mapping[str, str]) -> str:
+    """The language an exercise workbook records (``bn_lang = "ja"``); ``en`` where it records none."""
+    text = names.get(LANGUAGE, "").strip().removeprefix("=").strip().strip('"')
+    return text or "en"
 
 
 def upstream_exercises(block: Block, graph: Graph, exercise: Iterable[str]) -> list[str]:

@@ -113,6 +113,7 @@ class _Book:
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
             names[exercise_module.HINTS] = exercise_module.stored_hints(self.hints)
+            names[exercise_module.LANGUAGE] = f'"{graph.lang}"'
         return names | dict(self.recorded)
 
     def formula_areas(self) -> list[Area]:
