@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from test_cli import run_here as run
 from test_grade import D, N, submit
+from test_ods import to_ods
 
 import bnsheet
 from bnsheet import engines
@@ -24,6 +25,7 @@ from bnsheet.model.inputs import make
 
 pytestmark = [pytest.mark.apps("soffice"), pytest.mark.apps("ssconvert")]
 PLAIN_DBETA = "=SUM(dout!{c}$7:{c}$10)"  # test_grade's CORRECT has INDEX(bn_dout,0,k) for dbeta
+RANGE = "=SUM(dgammax!{c}7:{c}10*xhat!{c}7:{c}10)"  # range arithmetic outside an array formula
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict
     folder = tmp_path_factory.mktemp("all")
     blank = bnsheet.build(folder / "blank.xlsx", n=N, d=D, seed=0, exercise="backward")
     submit(blank, folder / "s" / "plain.xlsx", dbeta=PLAIN_DBETA)
-    submit(blank, folder / "s" / "range.xlsx", dbeta=PLAIN_DBETA, dgamma="=SUM(dgammax!{c}7:{c}10*xhat!{c}7:{c}10)")
+    submit(blank, folder / "s" / "range.xlsx", dbeta=PLAIN_DBETA, dgamma=RANGE)
     submit(blank, folder / "s" / "index.xlsx")
+    saved = to_ods(submit(blank, folder / "o" / "rods.xlsx", dbeta=PLAIN_DBETA, dgamma=RANGE))
+    saved.rename(folder / "s" / "rods.ods")  # an .ods: LibreOffice is asked of its converted copy
     done = run("grade", str(folder / "s"), "--engine", "all", "--json")
     assert done.returncode == 1, done.stderr
     rows: dict[str, dict[str, dict[str, object]]] = {}
@@ -49,14 +53,15 @@ def test_every_installed_engine_gives_its_verdict(graded):
     assert all(row["diagnosis"] in ("", None) for row in graded["plain"].values())
 
 
-def test_range_arithmetic_is_wrong_in_the_applications_that_intersect(graded):
-    dgamma = graded["range"]["dgamma"]
+@pytest.mark.parametrize("name", ["range", "rods"])
+def test_range_arithmetic_is_wrong_in_the_applications_that_intersect(graded, name):
+    dgamma = graded[name]["dgamma"]
     assert dgamma["status"] == "app-dependent"
     assert (dgamma["status_libreoffice"], dgamma["status_gnumeric"]) == ("wrong", "wrong")
     assert "engines disagree at the file's own inputs: formualizer app-dependent, gnumeric wrong" in str(
         dgamma["diagnosis"]
     )
-    dx = graded["range"]["dx"]  # the compact dx reads dgamma: the disagreement is dgamma's, dx stays correct
+    dx = graded[name]["dx"]  # the compact dx reads dgamma: the disagreement is dgamma's, dx stays correct
     assert dx["status"] == "correct" and "(as they do on dgamma, which it reads)" in str(dx["diagnosis"])
 
 
