@@ -39,6 +39,17 @@ _CALLS = re.compile(r"\b(?:INDIRECT|OFFSET|INDEX|COLUMN|ROW)\s*\(", re.I)  # may
 
 
 Mark = tuple[str, str, float | None, CellValue]
+_REMEMBERED = 16  # input sets whose reference a process keeps (Judge._reference)
+_REFERENCES: dict[tuple[int, bytes], tuple[Graph, dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+
+
+def _fingerprint(inputs: Inputs) -> bytes:
+    """The bytes that make an input set what it is: every array (shape and values) and parameter."""
+    parts = [
+        repr((name, value.shape, str(value.dtype))).encode() + value.tobytes()
+        for name, value in inputs.arrays().items()
+    ]
+    return b"".join(parts) + repr(inputs.params()).encode()
 
 
 @dataclass
@@ -53,6 +64,8 @@ class NodeGrade:
     wrong_cells: int = 0
     diagnosis: str = ""
     wrong: list[tuple[str, float, CellValue]] = field(default_factory=list)
+    engines: dict[str, str] = field(default_factory=dict)  # with --engine all: each engine's opinion (opinions.py)
+    reads: list[str] = field(default_factory=list)  # with --engine all: the exercise blocks it reads, transitively
     # every cell to mark in a feedback copy: (address, kind, expected at the file's inputs or None, got);
     # kind is wrong, empty, error, typed (a number where a formula belongs) or trials (wrong only there)
     marks: list[Mark] = field(default_factory=list)
@@ -78,12 +91,25 @@ class Judge:
         """Take the workbook's inputs and the hidden trials': the reference values and tolerances
         follow from them (a node's ``error_scale`` as verify takes it)."""
         self.inputs = inputs
-        self.sets = [expected_nodes(one) for one in (inputs, *trials)]
-        self.tolerances = [
-            self._tolerances(one, expected) for one, expected in zip((inputs, *trials), self.sets, strict=True)
-        ]
+        references = [self._reference(one) for one in (inputs, *trials)]
+        self.sets = [expected for expected, _ in references]
+        self.tolerances = [tolerance for _, tolerance in references]
         self.expected, self.tolerance = self.sets[0], self.tolerances[0]
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
+
+    def _reference(self, inputs: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The expected values and tolerances at ``inputs``, computed once per distinct input set
+        in a process: a class handed one workbook shares its inputs, and every file without a
+        student shares the trials (their arrays are only read)."""
+        key = (id(self.graph), _fingerprint(inputs))  # the entry holds the graph, so its id stays its own
+        found = _REFERENCES.get(key)
+        if found is None:
+            expected = expected_nodes(inputs)
+            found = self.graph, expected, self._tolerances(inputs, expected)
+            if len(_REFERENCES) >= _REMEMBERED:
+                _REFERENCES.pop(next(iter(_REFERENCES)))
+            _REFERENCES[key] = found
+        return found[1], found[2]
 
     def _tolerances(self, inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """verify's tolerances; a node that is all rounding (dx_diff) takes its error_scale node's."""
