@@ -317,10 +317,10 @@ def test_formualizer_spills_an_array_formula_over_the_values_excel_saves_beside_
 
 def test_formualizer_knows_no_mmult_minverse_mdeterm(tmp_path):
     # #NAME? for functions Excel, LibreOffice, Gnumeric and ironcalc compute; grading says so
-    # (status app-dependent) instead of calling the learner's formula an error (grading/judge.py LACKS).
+    # (status app-dependent) instead of calling the learner's formula an error (grading/portability.py LACKS).
     import openpyxl
 
-    from bnsheet.grading.judge import LACKS
+    from bnsheet.grading.portability import LACKS
 
     book = openpyxl.Workbook()
     sheet = book.active

@@ -161,7 +161,7 @@ def test_ironcalc_grades_mmult_which_formualizer_does_not_know(tmp_path):
         book["dgamma"][f"{c}7"] = f"=SUMPRODUCT(MMULT(TRANSPOSE(dgammax!{c}7:{c}10),xhat!{c}7:{c}10))"
     book.save(path)
     assert grade(path, engine="ironcalc").ok
-    assert grade(path, engine="formualizer").nodes[0].status == "app-dependent"  # #NAME?: judge.LACKS
+    assert grade(path, engine="formualizer").nodes[0].status == "app-dependent"  # #NAME?: portability.LACKS
 
 
 def test_the_engines_ironcalc_is_one_of():
