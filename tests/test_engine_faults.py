@@ -145,6 +145,7 @@ print("\\n".join(faults))
 """
 
 
+@pytest.mark.apps()  # the formulas engine
 def test_formulas_cannot_be_first_used_from_two_threads_at_once():
     """formulas 1.3 loads its dispatcher lazily; a second thread finds it half made. Our formulas
     engine runs one evaluation at a time (two verifies in threads both use it); when this fails,
@@ -244,6 +245,7 @@ SPREADS = {"VARP": 1.25, "_xlfn.VAR.P": 1.25, "VAR": 5 / 3, "_xlfn.VAR.S": 5 / 3
            "_xlfn.STDEV.P": 1.25**0.5, "STDEV": (5 / 3) ** 0.5, "_xlfn.STDEV.S": (5 / 3) ** 0.5}  # fmt: skip
 
 
+@pytest.mark.apps()  # ironcalc over every variance function, seconds
 def test_ironcalc_computes_every_variance_in_one_pass(tmp_path):
     # The variance of 1e8+1 … 1e8+4 is 1.25 (population) or 5/3 (sample), exactly representable
     # inputs, by hand. ironcalc 0.9 takes sum(x^2) - sum(x)^2/n for VARP, VAR, STDEVP, STDEV and

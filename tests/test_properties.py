@@ -48,6 +48,7 @@ def builds_and_verifies_clean(layer: dict[str, object], engine: str) -> None:
         assert report.ok, report.to_text()
 
 
+@pytest.mark.apps()  # many layers built and verified, seconds
 @SETTINGS
 @given(layers())
 def test_any_layer_builds_and_verifies_clean(layer):
