@@ -35,6 +35,7 @@ def read(book: XlsxFile, areas: list[Area]) -> dict[Area, Stored]:
     for k, area in enumerate(areas):
         grid = book.grid(area)
         stored[area] = Stored.of(grid, formula_fault(grid))
+        del grid  # it holds the sheet's scan, which would otherwise live on beside the next one's
         if last[area.sheet] == k:
             book.forget(area.sheet)
     return stored
