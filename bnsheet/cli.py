@@ -15,11 +15,12 @@ from .checking.verify import verify
 from .errors import BnsheetError, InputError
 from .experiment import training
 from .grading import feedback
+from .grading import workers as workers_module
 from .grading.gradebook import grade_all, submissions
 from .model.graph import LANGUAGES
 from .model.inputs import DEFAULT_EPS, DEFAULT_LR, DEFAULT_MOMENTUM, DEFAULT_SEED
 from .version import __version__
-from .writing import roster
+from .writing import exercise, roster
 from .writing.build import DEFAULT_PATH
 from .writing.files import replacing
 
@@ -104,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
         help="leave these blocks empty for a learner: backward, forward, all, or names such as dxhat,dvar",
     )
     b.add_argument(
+        "--hints",
+        choices=exercise.HINT_CHOICES,
+        help="with --exercise: what an exercise's sheet gives besides its task: rule (default: the sheets to read "
+        "and the local derivative rule), math (also the node's own math line) or none",
+    )
+    b.add_argument(
+        "--points",
+        metavar="NODE=P,...",
+        help="with --exercise: points of exercise nodes, such as dxhat=2,dvar=3 (1 for each node not named)",
+    )
+    b.add_argument(
         "--roster",
         metavar="CSV",
         help="with --exercise: one workbook per student of this CSV (ids in a column named id, or the first), "
@@ -154,7 +166,12 @@ def _parser() -> argparse.ArgumentParser:
 
     g = commands.add_parser("grade", help="grade learners' exercise workbooks (files or folders)")
     g.add_argument("paths", nargs="+", metavar="PATH")
-    g.add_argument("--engine", choices=engines.NAMES, help="formula engine (default: the fastest installed)")
+    g.add_argument(
+        "--engine",
+        choices=[*engines.NAMES, engines.ALL],
+        help="formula engine (default: the fastest installed); all: graded by the default, every installed "
+        "engine asked too, and where they disagree said",
+    )
     g.add_argument(
         "--roster", metavar="CSV", help="the class's roster: each file's inputs checked against the students'"
     )
@@ -217,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     given = {"x": args.x, "gamma": args.gamma, "beta": args.beta, "dout": args.dout}
+    for option in ("hints", "points"):
+        if getattr(args, option) is not None and args.exercise is None:
+            raise InputError(f"--{option} goes with --exercise NODES")
+    args.hints = args.hints or exercise.DEFAULT_HINTS
     if args.roster is not None:
         return _build_class(args, given)
     source = ""
@@ -248,6 +269,8 @@ def _build(args: argparse.Namespace) -> int:
         progress=_progress(args),
         exercise=args.exercise,
         force=args.force,
+        hints=args.hints,
+        points=args.points,
         **given,
     )
     print(f"wrote {path}{source}")
@@ -266,7 +289,8 @@ def _build_class(args: argparse.Namespace, given: dict[str, str | None]) -> int:
         raise InputError(f"--roster draws each student's inputs from the student's own seed; drop {', '.join(drawn)}")
     paths = build_class(
         args.output, args.roster, exercise=args.exercise, n=args.n, d=args.d, eps=args.eps, momentum=args.momentum,
-        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args),
+        unbiased=args.unbiased, lr=args.lr, lang=args.lang, progress=_progress(args), hints=args.hints,
+        points=args.points,
     )  # fmt: skip
     print(f"wrote {len(paths)} workbooks to {args.output}")
     return 0
@@ -321,7 +345,8 @@ def _grade(args: argparse.Namespace) -> int:
         raise InputError(f"--gradebook {gradebook}: {state}")
     if args.feedback is not None:
         feedback.check_folder(Path(args.feedback), submissions(args.paths))
-    book = grade_all(args.paths, engine=args.engine, roster=students)
+    workers = workers_module.cores() if len(submissions(args.paths)) >= workers_module.PARALLEL_FROM else 1
+    book = grade_all(args.paths, engine=args.engine, roster=students, workers=workers)
     if gradebook is not None:
         with replacing(gradebook) as temporary:
             temporary.write_text(book.to_lms_csv(), encoding="utf-8")

@@ -349,3 +349,36 @@ def test_libreoffice_refuses_a_power_whose_result_is_subnormal(tmp_path):
     assert row.status == "error" and row.got == "#NUM!", report.to_text()
     assert any("fault of LibreOffice" in note and "'sq'!" in note for note in report.notes), report.notes
     assert bnsheet.verify(path, engine="formualizer").ok
+
+
+def test_ironcalc_counts_an_empty_cell_typed_as_a_number(tmp_path):
+    # openpyxl saves a styled empty cell as <c r="B1" s="1" t="n"></c>: no value, so Excel,
+    # LibreOffice, Gnumeric and formualizer take it as empty and COUNT(A1:B1) is 1; ironcalc 0.9
+    # counts it as a number, 2, and an exercise's live "fill in first" title (COUNT of the block)
+    # would say it is filled. bnsheet drops the type from such cells in ironcalc's copy
+    # (engines/ironcalc.py, _prepared). When this test fails, remove the workaround.
+    import zipfile
+
+    import ironcalc as ic
+    import openpyxl
+    from openpyxl.styles import Font
+
+    from bnsheet.a1 import Area
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "s"
+    sheet["A1"], sheet["C1"] = 1.0, "=COUNT(A1:B1)"
+    sheet["B1"].font = Font(bold=True)  # styled, so openpyxl writes the empty cell
+    path = tmp_path / "empty.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path) as package:
+        assert b'<c r="B1" s="1" t="n"></c>' in package.read("xl/worksheets/sheet1.xml")
+    model = ic.load_from_xlsx(str(path), "en", "UTC")
+    model.evaluate()
+    assert model.get_formatted_cell_value(0, 1, 3) == "2"
+    counted = {name: engines.recalculate(name, path, [Area("s", 1, 3, 1, 3)]) for name in ("ironcalc", "formualizer")}
+    assert {name: values[Area("s", 1, 3, 1, 3)][0, 0] for name, values in counted.items()} == {
+        "ironcalc": 1.0,
+        "formualizer": 1.0,
+    }

@@ -117,3 +117,18 @@ def test_shared_strings_as_excel_stores_them_read_without_their_phonetic_guide(b
             copy.writestr(info, data)
     with XlsxFile(edited) as book:
         assert book.cells("xmu")[(1, 1)].value == label
+
+
+def test_excel_opens_a_feedback_copy_without_repair(tmp_path):
+    """The marked copy (grading/feedback.py) of a workbook bnsheet wrote: the fill style, the
+    comments, their VML drawings and the summary sheet added leave nothing to repair."""
+    from bnsheet.grading import feedback
+    from bnsheet.grading.gradebook import grade_all
+
+    blank = bnsheet.build(tmp_path / "blank.xlsx", n=4, d=3, exercise="backward")
+    (copy,) = feedback.write_all(grade_all([blank]), tmp_path / "feedback")
+    with zipfile.ZipFile(copy) as package:
+        assert sum(name.endswith(".vml") for name in package.namelist()) == 14  # one per exercise sheet
+    report = _audit(copy)
+    assert _findings(report) == []
+    assert report["verdict"]["prediction"] == "opens-clean"

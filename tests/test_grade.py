@@ -105,7 +105,7 @@ def test_a_blank_exercise_is_all_empty(exercise):
 def test_correct_formulas_in_other_styles_pass(exercise, tmp_path):
     graded = grade(submit(exercise, tmp_path / "styles.xlsx"), engine="formualizer")
     assert graded.ok, graded.to_text()
-    assert graded.score == 1.0
+    assert (graded.score, graded.out_of) == (14, 14)
 
 
 def test_formulas_that_differ_per_cell_pass_with_a_note(exercise, tmp_path):
@@ -180,8 +180,9 @@ def test_a_folder_of_mixed_submissions_grades_into_a_csv_with_right_scores(exerc
     book = grade_all([folder], engine="formualizer")
     table = pd.read_csv(io.StringIO(book.to_csv()))
     scores = table.groupby("file")["score"].first().to_dict()
-    assert scores == {str(folder / "ada.xlsx"): 1.0, str(folder / "bo.xlsx"): round(12 / 14, 4),
-                      str(folder / "cy.xlsx"): 0.0, str(folder / "dee.xlsx"): 0.0}  # fmt: skip
+    assert scores == {str(folder / "ada.xlsx"): 14, str(folder / "bo.xlsx"): 12,
+                      str(folder / "cy.xlsx"): 0, str(folder / "dee.xlsx"): 0}  # fmt: skip
+    assert table.groupby("file")["out_of"].first().fillna(-1).to_dict()[str(folder / "bo.xlsx")] == 14
     bo = table[table["file"] == str(folder / "bo.xlsx")].set_index("node")["status"]
     assert bo["dmu"] == "wrong" and bo["dx"] == "empty" and (bo.drop(["dmu", "dx"]) == "correct").all()
     dee = table[table["file"] == str(folder / "dee.xlsx")]
@@ -288,8 +289,8 @@ def test_the_grade_command(exercise, tmp_path):
     assert text.returncode == 1 and "dsq: wrong: factor error: every cell is 4 (N) times" in text.stdout
     assert "score 13/14" in text.stdout and "score 0/2" in text.stdout
     data = json.loads(run("grade", str(tmp_path / "class"), "--json").stdout)
-    scores = [(Path(f["file"]).name, f["score"]) for f in data["files"]]
-    assert scores == [("bad.xlsx", 0.9286), ("good.xlsx", 1.0)]
+    scores = [(Path(f["file"]).name, f["score"], f["out_of"]) for f in data["files"]]
+    assert scores == [("bad.xlsx", 13, 14), ("good.xlsx", 14, 14)]
     unusable = run("grade", str(tmp_path / "nothing.xlsx"))
     assert unusable.returncode == 2 and unusable.stderr == f"bnsheet: {tmp_path / 'nothing.xlsx'}: no such file\n"
     empty = run("grade", str(tmp_path / "e.xlsx"), "--csv")

@@ -149,7 +149,7 @@ def test_an_exercise_is_graded_with_ironcalc(tmp_path):
     blank = {g.node: g.status for g in grade(_exercise(tmp_path / "blank.xlsx", {}), engine="ironcalc").nodes}
     assert blank == {"dxhat": "empty", "dmu": "empty"}
     graded = grade(_exercise(tmp_path / "right.xlsx", correct), engine="ironcalc")
-    assert graded.ok and graded.score == 1.0, graded.to_text()
+    assert graded.ok and (graded.score, graded.out_of) == (2, 2), graded.to_text()
     wrong = grade(_exercise(tmp_path / "sign.xlsx", {**correct, "dmu": "=SUM(dx1!{c}$7:{c}$10)"}), engine="ironcalc")
     assert {g.node: g.status for g in wrong.nodes} == {"dxhat": "correct", "dmu": "wrong"}
 

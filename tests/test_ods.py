@@ -100,3 +100,53 @@ def test_without_libreoffice_an_ods_is_one_line(tmp_path):
         "bnsheet: w.ods: an .ods workbook is read by converting it with LibreOffice, which is not installed "
         "(apt-get install libreoffice-calc-nogui); or save it as .xlsx\n"
     )
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A learner's exercise workbook, every block filled right (tests/test_grade.py's formulas)."""
+    from test_grade import submit
+
+    folder = tmp_path_factory.mktemp("filled")
+    exercise = bnsheet.build(folder / "exercise.xlsx", n=4, d=3, seed=0, exercise="backward")
+    return submit(exercise, folder / "learner" / "ann.xlsx")
+
+
+@pytest.mark.apps("soffice")
+def test_grade_takes_an_ods_saved_by_libreoffice_and_hands_feedback_back_as_xlsx(filled, tmp_path):
+    import json
+
+    import openpyxl
+
+    ods = to_ods(filled)
+    graded = run_here("grade", str(ods), "--json", "--feedback", str(tmp_path / "feedback"))
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    report = json.loads(graded.stdout)
+    assert [(f["file"], f["status"], f["correct"], f["nodes"]) for f in report["files"]] == [
+        (str(ods), "graded", 14, 14)
+    ]
+    assert {row["status"] for row in report["nodes"]} == {"correct"}
+    assert "/tmp/bnsheet-libreoffice" not in graded.stdout
+    summary = openpyxl.load_workbook(tmp_path / "feedback" / "ann.xlsx")["feedback"]
+    assert summary["A2"].value == "ann.ods: 14 of 14 exercise nodes correct"
+
+
+def test_without_libreoffice_grade_says_in_one_line_to_save_an_ods_as_xlsx(filled, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "handed-in"
+    folder.mkdir()
+    shutil.copy(filled, folder / "ann.xlsx")
+    _ods(folder / "bo.ods", {"content.xml": b"<x/>"})
+    graded = run_without([], "grade", "handed-in", "--json", cwd=tmp_path)
+    assert graded.returncode == 1, graded.stderr  # one file unusable
+    files = {f["file"]: f for f in json.loads(graded.stdout)["files"]}
+    assert files[str(Path("handed-in") / "ann.xlsx")]["status"] == "graded"
+    ods = files[str(Path("handed-in") / "bo.ods")]
+    assert ods["status"] == "unusable" and ods["reason"] == (
+        "handed-in/bo.ods: an .ods workbook is read by converting it with LibreOffice, which is not installed "
+        "(apt-get install libreoffice-calc-nogui); or save it as .xlsx"
+    )
+    alone = run_without([], "grade", str(Path("handed-in") / "bo.ods"), cwd=tmp_path)
+    assert alone.returncode == 2 and alone.stderr.count("\n") == 1 and alone.stderr.endswith("save it as .xlsx\n")

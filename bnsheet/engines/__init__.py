@@ -131,6 +131,34 @@ def recalculate_each(
     return runs
 
 
+class Session(Protocol):
+    """One workbook recalculated as often as asked (see :func:`session`)."""
+
+    def run(self, areas: list[Area], variants: Sequence[Variant], *, as_is: bool = True) -> list[Values]:
+        """The values of ``areas``: with ``as_is`` first as the workbook stands, then per variant."""
+        ...
+
+
+def session(name: str, path: Path, vetted: Callable[[], None] = lambda: None) -> Session:
+    """``path`` ready to be recalculated with engine ``name`` several times, each run as
+    :func:`recalculate_each` promises (the variants of one run do not carry over to the next
+    unless they set the same areas). An engine that provides a ``Session`` keeps the workbook
+    loaded between runs (formualizer); the others recalculate it afresh each run."""
+    native = getattr(require(name), "Session", None)
+    return cast(Session, native(path, vetted)) if native is not None else _Afresh(name, path, vetted)
+
+
+class _Afresh:
+    """A session of an engine without one: each run recalculates the file (and copies of it)."""
+
+    def __init__(self, name: str, path: Path, vetted: Callable[[], None]) -> None:
+        self.name, self.path, self.vetted = name, path, vetted
+
+    def run(self, areas: list[Area], variants: Sequence[Variant], *, as_is: bool = True) -> list[Values]:
+        runs = recalculate_each(self.name, self.path, areas, variants, self.vetted)
+        return runs if as_is else runs[1:]
+
+
 def rounding(name: str, value: np.ndarray) -> np.ndarray:
     """Per cell, how far the engine's stored result may be from ``value`` by storing fewer digits.
 

@@ -53,28 +53,51 @@ def recalculate_variants(
 ) -> list[dict[Area, np.ndarray]]:
     """The workbook as it is, then with each variant's numbers set in the loaded workbook and the
     workbook evaluated again: loading, the larger part of the cost, happens once."""
-    try:
-        package, shared = _needless_quotes_removed(path)
-    except (EngineError, WorkbookError):
-        vetted()  # a file that vet refuses gets vet's word on why
-        raise
-    vetted()
-    runs = []
-    try:
-        book = _load(package)
-        del package  # the engine holds what it read; the copy's bytes (93 MB at 512x128) may go
-        for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
-            book.sheet(sheet).set_formula(r, c, formula)
-        book.evaluate_all()
-        runs.append(_read(book, areas))
-        for variant in variants:
-            for area, numbers in variant.items():
-                book.set_values_batch(area.sheet, area.top, area.left, numbers.astype(float).tolist())
-            book.evaluate_all()
-            runs.append(_read(book, areas))
-    except Exception as exc:  # the engine's own exception types vary by version
-        raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
-    return runs
+    return Session(path, vetted).run(areas, variants)
+
+
+class Session:
+    """A workbook loaded once and recalculated as often as asked, each time with some areas
+    holding given numbers (grade asks again with the expected values of wrong blocks in place):
+    loading and the quote-free copy are made once.
+
+    Every run sets all of its variant's areas, so what an earlier run set is overwritten wherever
+    the later run sets the same areas (grade's runs set the inputs and a growing set of blocks)."""
+
+    def __init__(self, path: Path, vetted: Callable[[], None] = lambda: None) -> None:
+        self.path = path
+        try:
+            package, shared = _needless_quotes_removed(path)
+        except (EngineError, WorkbookError):
+            vetted()  # a file that vet refuses gets vet's word on why
+            raise
+        vetted()
+        try:
+            self.book = _load(package)
+            del package  # the engine holds what it read; the copy's bytes (93 MB at 512x128) may go
+            for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
+                self.book.sheet(sheet).set_formula(r, c, formula)
+        except Exception as exc:  # the engine's own exception types vary by version
+            raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
+
+    def run(
+        self, areas: list[Area], variants: Sequence[Mapping[Area, np.ndarray]], *, as_is: bool = True
+    ) -> list[dict[Area, np.ndarray]]:
+        """The values of ``areas``: with ``as_is`` first as the workbook stands, then per variant."""
+        book = self.book
+        runs = []
+        try:
+            if as_is:
+                book.evaluate_all()
+                runs.append(_read(book, areas))
+            for variant in variants:
+                for area, numbers in variant.items():
+                    book.set_values_batch(area.sheet, area.top, area.left, numbers.astype(float).tolist())
+                book.evaluate_all()
+                runs.append(_read(book, areas))
+        except Exception as exc:  # the engine's own exception types vary by version
+            raise EngineError(f"formualizer could not evaluate {self.path}: {exc}") from None
+        return runs
 
 
 def recalculate_bytes(data: bytes, areas: list[Area]) -> dict[Area, np.ndarray]:

@@ -71,9 +71,13 @@ _TWO_PASS = {
 }
 
 
+# An empty cell written with the number type, as openpyxl writes a styled empty cell: <c r="D7" s="5" t="n"></c>.
+_EMPTY_NUMBER = re.compile(rb'<c\b([^>]*?)\s+t="n"([^>]*?)(?:/>|>\s*</c>)')
+
+
 def _prepared(name: str, data: bytes) -> bytes:
-    """The package as ironcalc can compute it right; the two faults of ironcalc 0.9 worked around
-    (tests/test_engine_faults.py keeps both visible):
+    """The package as ironcalc can compute it right; the three faults of ironcalc 0.9 worked around
+    (tests/test_engine_faults.py keeps each visible):
 
     - a stylesheet without its list of cell styles is given one, with the style every workbook
       has: ironcalc panics while loading a stylesheet without the optional ``<cellStyles>``, as
@@ -81,13 +85,20 @@ def _prepared(name: str, data: bytes) -> bytes:
     - ``DEVSQ(r)`` becomes ``SUMPRODUCT((r-AVERAGE(r))^2)``, what DEVSQ means, and VARP, VAR,
       STDEVP, STDEV (and their .P/.S forms) of one range the same with the division (and the
       root): ironcalc computes each in one pass, Σx² − (Σx)²/n, which loses every digit to a large
-      mean (the plots' variances; a learner's or user's ``=VARP('x'!C$7:C$10)``).
+      mean (the plots' variances; a learner's or user's ``=VARP('x'!C$7:C$10)``);
+    - an empty cell typed as a number (``t="n"`` and no value, as openpyxl saves a styled empty
+      cell) loses its type: ironcalc counts it as a number, so COUNT and AVERAGE over a block
+      with empty cells differ from every other application's.
 
     The package is read as bytes only (reading.package.copy), so this may run before the file is
     vetted.
     """
-    if name.startswith("xl/worksheets/") and (b"DEV" in data or b"VAR" in data):
-        return _SPREAD.sub(lambda m: _TWO_PASS[m[1]].replace(b"{r}", m[2]), data)
+    if name.startswith("xl/worksheets/"):
+        if b't="n"' in data:
+            data = _EMPTY_NUMBER.sub(lambda m: b"<c" + m[1] + m[2] + b"/>", data)
+        if b"DEV" in data or b"VAR" in data:
+            data = _SPREAD.sub(lambda m: _TWO_PASS[m[1]].replace(b"{r}", m[2]), data)
+        return data
     if name != "xl/styles.xml" or _CELL_STYLES.search(data):
         return data
     end = data.rfind(b"</")  # the stylesheet's own closing tag

@@ -70,6 +70,26 @@ def recalculate_variants(
         return [external.stored_values(file, areas) for file in saved]
 
 
+def recalculate_files(paths: Sequence[Path], areas: Sequence[list[Area]]) -> list[dict[Area, np.ndarray]]:
+    """Several workbooks, each already vetted, recalculated in one run (grade --engine all: a
+    class's files): the values of ``areas[k]`` in ``paths[k]``. The copies are named by their
+    place in the list, so files of the same name in different folders do not meet."""
+    first, rest = paths[0], paths[1:]
+
+    def copies(folder: Path) -> list[Path]:
+        made = []
+        for k, other in enumerate(rest, 1):
+            copy = folder / f"~bnsheet-{k}.xlsx"
+            shutil.copyfile(other, copy)
+            made.append(copy)
+        return made
+
+    with external.recalculated_copies(
+        first, name=NAME, command=_command, setup=_private_profile, copies=copies
+    ) as saved:
+        return [external.stored_values(file, wanted) for file, wanted in zip(saved, areas, strict=True)]
+
+
 def save(path: Path, target: Path) -> Path:
     """Open ``path`` in LibreOffice, recalculate it and save it as .xlsx at ``target`` (a new file)."""
     with external.recalculated_copies(path, name=NAME, command=_command, setup=_private_profile) as saved:

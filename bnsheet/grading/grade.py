@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +18,9 @@ import numpy as np
 
 from .. import engines, tables
 from ..a1 import Area
+from ..engines import libreoffice
 from ..engines.substitute import substitute
-from ..errors import WorkbookError
+from ..errors import BnsheetError
 from ..layout import defined_name
 from ..model import trials as model_trials
 from ..model.graph import Graph, load
@@ -38,26 +39,36 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TRIALS = model_trials.DEFAULT_COUNT  # hidden input sets each block is judged at, besides its own
-COLUMNS = ["node", "sheet", "shape", "status", "cells", "wrong_cells", "diagnosis", "wrong"]
+COLUMNS = ["node", "sheet", "shape", "status", "points", "cells", "wrong_cells", "diagnosis", "wrong"]
 
 
 @dataclass
 class Grade:
-    """The grade of one workbook: one NodeGrade per exercise node and a score (share correct)."""
+    """The grade of one workbook: one NodeGrade per exercise node, each node's points (1 unless the
+    workbook records others, ``--points``) and a score: the points of the nodes that are correct."""
 
     path: Path
     engine: str
     nodes: list[NodeGrade]
     student: str = ""  # the student the file belongs to (recorded, or its name in the roster)
     inputs: str = ""  # own, of student 17, edited; empty when the file records no student
+    points: dict[str, int | float] = field(default_factory=dict)  # per node; 1 where missing
+    hints: str = exercise_module.DEFAULT_HINTS  # what the exercise's sheets gave (recorded at build)
+    compared: list[str] = field(default_factory=list)  # with --engine all: the engines asked too
 
     @property
     def correct(self) -> int:
         return sum(g.status == "correct" for g in self.nodes)
 
     @property
-    def score(self) -> float:
-        return self.correct / len(self.nodes) if self.nodes else 0.0
+    def score(self) -> int | float:
+        """The points earned: the sum of the points of the correct nodes."""
+        return sum(self.points.get(g.node, 1) for g in self.nodes if g.status == "correct")
+
+    @property
+    def out_of(self) -> int | float:
+        """The exercise's points: the sum over its nodes."""
+        return sum(self.points.get(g.node, 1) for g in self.nodes)
 
     @property
     def ok(self) -> bool:
@@ -67,18 +78,25 @@ class Grade:
     def table(self) -> pd.DataFrame:
         import pandas as pd
 
-        rows = [asdict(g) | {"wrong": _cells_text(g.wrong)} for g in self.nodes]
-        return pd.DataFrame(rows, columns=COLUMNS)
+        rows = [asdict(g) | {"wrong": _cells_text(g.wrong), "points": self.points.get(g.node, 1)} for g in self.nodes]
+        opinions = {f"status_{name}": [g.engines.get(name, "") for g in self.nodes] for name in self.compared}
+        return pd.DataFrame(rows, columns=COLUMNS).assign(**opinions)
 
     def to_text(self) -> str:
         """A table for a terminal, then what is wrong with each node that is not correct."""
         shown = self.table[["node", "shape", "status", "cells", "wrong_cells"]]
-        lines = [f"{self.path}  (engine: {self.engine})", tables.frame(shown)]
+        compared = f"; compared with {', '.join(e for e in self.compared if e != self.engine)}" if self.compared else ""
+        lines = [f"{self.path}  (engine: {self.engine}{compared})", tables.frame(shown)]
         for g in self.nodes:
             if g.diagnosis or g.wrong:
                 cells = f" [{_cells_text(g.wrong)}]" if g.wrong else ""
                 lines.append(f"{g.node}: {g.status}: {g.diagnosis or 'wrong values'}{cells}")
-        lines.append(f"score {self.correct}/{len(self.nodes)}")
+        counted = (
+            ""
+            if self.out_of == len(self.nodes) and self.score == self.correct
+            else (f" ({self.correct} of {len(self.nodes)} nodes correct)")
+        )
+        lines.append(f"score {self.score:g}/{self.out_of:g}{counted}")
         return "\n".join(lines)
 
 
@@ -96,18 +114,15 @@ def grade(
 
     >>> from bnsheet import build
     >>> g = grade(build("output/doctest-grade.xlsx", exercise="dx1,dmu"))
-    >>> [(n.node, n.status) for n in g.nodes], g.score
-    ([('dx1', 'empty'), ('dmu', 'empty')], 0.0)
+    >>> [(n.node, n.status) for n in g.nodes], g.score, g.out_of
+    ([('dx1', 'empty'), ('dmu', 'empty')], 0, 2)
     """
-    graph = graph or _template()
+    graph = graph or template()
     engine = engine or engines.default()
     engines.require(engine)
     path = Path(path)
     if path.suffix.lower() == ".ods":
-        raise WorkbookError(
-            f"{path}: an OpenDocument spreadsheet (.ods), which grade does not read: save it as .xlsx "
-            "(LibreOffice: File > Save As, Excel 2007-365)"
-        )
+        return _grade_ods(path, engine, graph, roster=roster, trials=trials)
     vetting.vet(path)
     with XlsxFile(path) as book:
         located = locate(book, graph)
@@ -128,7 +143,25 @@ def grade(
             grades = {name: _missing(name) for name in names if name not in areas}
             grades |= _judge_each_on_its_own(judge, typed, runs, recalculate)
     student, verdict = identity.check(path, recorded, inputs, chosen, roster)
-    return Grade(path, engine, [grades[name] for name in names], student=student, inputs=verdict)
+    return Grade(
+        path, engine, [grades[name] for name in names], student=student, inputs=verdict,
+        points=exercise_module.recorded_points(book.names, tuple(names)),
+        hints=exercise_module.recorded_hints(book.names),
+    )  # fmt: skip
+
+
+def _grade_ods(path: Path, engine: str, graph: Graph, **options: Any) -> Grade:
+    """The grade of an .ods workbook: of the .xlsx LibreOffice converts it to in a private
+    workspace (engines.libreoffice.xlsx_of_ods, as verify does), the .ods named instead of the copy."""
+    with libreoffice.xlsx_of_ods(path) as converted:
+        try:
+            graded = grade(converted, engine, graph, **options)
+        except BnsheetError as exc:
+            raise type(exc)(str(exc).replace(str(converted), str(path))) from None
+    graded.path = path
+    for g in graded.nodes:
+        g.diagnosis = g.diagnosis.replace(str(converted), str(path))
+    return graded
 
 
 def _trial_seed(recorded: tuple[str, int] | None) -> int:
@@ -137,15 +170,16 @@ def _trial_seed(recorded: tuple[str, int] | None) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _template() -> Graph:
+def template() -> Graph:
     """The default template, parsed once per process (a class is graded file after file)."""
     return load()
 
 
 class _Recalculation:
     """Recalculates the workbook at its own inputs and at each hidden trial, with some blocks
-    replaced by numbers (the expected values of blocks found wrong) at each; a private copy is made
-    once where COLUMN(C7)-style positions must be folded for the engine (see substitute.py)."""
+    replaced by numbers (the expected values of blocks found wrong) at each, in one engine
+    session (formualizer keeps the workbook loaded); a private copy is made once where
+    COLUMN(C7)-style positions must be folded for the engine (see substitute.py)."""
 
     def __init__(
         self, engine: str, book: XlsxFile, folder: Path, folded: list[str], graph: Graph, areas: dict[str, Area],
@@ -154,19 +188,22 @@ class _Recalculation:
         self.engine, self.book, self.folder, self.folded = engine, book, folder, folded
         self.graph, self.areas, self.drawn = graph, areas, drawn
         self.own: Inputs | None = None
-        self.copy: Path | None = None
+        self.session: engines.Session | None = None
 
     def __call__(self, blocks: list[dict[Area, np.ndarray]] | None, areas: list[Area]) -> list[Values]:
-        """``blocks``: per input set (own, then each trial) the areas that hold given numbers."""
-        if self.folded and self.copy is None:
-            self.copy = substitute(self.book, self.folder / "folded.xlsx", {}, self.folded)
-        path = self.copy or self.book.path
+        """``blocks``: per input set (own, then each trial) the areas that hold given numbers;
+        None for the first run, the workbook as it is and then at each trial."""
+        if self.session is None:
+            path = self.book.path
+            if self.folded:
+                path = substitute(self.book, self.folder / "folded.xlsx", {}, self.folded)
+            self.session = engines.session(self.engine, path)
         sets = [self.own, *self.drawn] if blocks is not None else self.drawn
         variants = [model_trials.variant(self.graph, self.areas, one) for one in sets if one is not None]
         if blocks is None:
-            return engines.recalculate_each(self.engine, path, areas, variants)
+            return self.session.run(areas, variants)
         variants = [v | replaced for v, replaced in zip(variants, blocks, strict=True)]
-        return engines.recalculate_each(self.engine, path, areas, variants)[1:]
+        return self.session.run(areas, variants, as_is=False)
 
 
 def _missing(name: str) -> NodeGrade:

@@ -38,6 +38,20 @@ _OPERATORS = set("+-*/^&<>=")
 _CALLS = re.compile(r"\b(?:INDIRECT|OFFSET|INDEX|COLUMN|ROW)\s*\(", re.I)  # may read cells without an A1 reference
 
 
+Mark = tuple[str, str, float | None, CellValue]
+_REMEMBERED = 16  # input sets whose reference a process keeps (Judge._reference)
+_REFERENCES: dict[tuple[int, bytes], tuple[Graph, dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+
+
+def _fingerprint(inputs: Inputs) -> bytes:
+    """The bytes that make an input set what it is: every array (shape and values) and parameter."""
+    parts = [
+        repr((name, value.shape, str(value.dtype))).encode() + value.tobytes()
+        for name, value in inputs.arrays().items()
+    ]
+    return b"".join(parts) + repr(inputs.params()).encode()
+
+
 @dataclass
 class NodeGrade:
     """The verdict on one exercise block; ``wrong`` lists the first wrong cells (address, expected, got)."""
@@ -50,6 +64,16 @@ class NodeGrade:
     wrong_cells: int = 0
     diagnosis: str = ""
     wrong: list[tuple[str, float, CellValue]] = field(default_factory=list)
+    engines: dict[str, str] = field(default_factory=dict)  # with --engine all: each engine's opinion (opinions.py)
+    reads: list[str] = field(default_factory=list)  # with --engine all: the exercise blocks it reads, transitively
+    # every cell to mark in a feedback copy: (address, kind, expected at the file's inputs or None, got);
+    # kind is wrong, empty, error, typed (a number where a formula belongs) or trials (wrong only there)
+    marks: list[Mark] = field(default_factory=list)
+
+    def mark(self, address: str, kind: str, expected: float | None = None, got: CellValue = None) -> None:
+        """Mark a cell, once: the first reason found stands."""
+        if all(m[0] != address for m in self.marks):
+            self.marks.append((address, kind, expected, got))
 
     def note(self, text: str) -> None:
         self.diagnosis = f"{self.diagnosis}; {text}" if self.diagnosis else text
@@ -67,12 +91,25 @@ class Judge:
         """Take the workbook's inputs and the hidden trials': the reference values and tolerances
         follow from them (a node's ``error_scale`` as verify takes it)."""
         self.inputs = inputs
-        self.sets = [expected_nodes(one) for one in (inputs, *trials)]
-        self.tolerances = [
-            self._tolerances(one, expected) for one, expected in zip((inputs, *trials), self.sets, strict=True)
-        ]
+        references = [self._reference(one) for one in (inputs, *trials)]
+        self.sets = [expected for expected, _ in references]
+        self.tolerances = [tolerance for _, tolerance in references]
         self.expected, self.tolerance = self.sets[0], self.tolerances[0]
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
+
+    def _reference(self, inputs: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The expected values and tolerances at ``inputs``, computed once per distinct input set
+        in a process: a class handed one workbook shares its inputs, and every file without a
+        student shares the trials (their arrays are only read)."""
+        key = (id(self.graph), _fingerprint(inputs))  # the entry holds the graph, so its id stays its own
+        found = _REFERENCES.get(key)
+        if found is None:
+            expected = expected_nodes(inputs)
+            found = self.graph, expected, self._tolerances(inputs, expected)
+            if len(_REFERENCES) >= _REMEMBERED:
+                _REFERENCES.pop(next(iter(_REFERENCES)))
+            _REFERENCES[key] = found
+        return found[1], found[2]
 
     def _tolerances(self, inputs: Inputs, expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """verify's tolerances; a node that is all rounding (dx_diff) takes its error_scale node's."""
@@ -175,6 +212,8 @@ class Judge:
             result.status, result.wrong_cells = "wrong", int(bad.sum())
             cells = [(i, j) for i, j in zip(*np.nonzero(bad), strict=True)]
             fixed = [(i, j) for i, j in cells if _constant(grid[i][j])]
+            for i, j in cells:
+                result.mark(area.address(i, j), "typed" if (i, j) in fixed else "trials")
             where = _listed([area.address(i, j) for i, j in cells])
             if len(fixed) == len(cells):
                 result.note(
@@ -338,6 +377,10 @@ def _errors(result: NodeGrade, area: Area, grid: list[list[Cell | None]], got: n
         return False
     result.status = "error"
     result.wrong_cells = len(errors) + len(silent)
+    for i, j, v in errors:
+        result.mark(area.address(i, j), "error", got=str(v))
+    for i, j in silent:
+        result.mark(area.address(i, j), "error")
     kinds = sorted({str(v) for _, _, v in errors})
     if "#CIRCULAR!" in kinds:
         result.note("a circular reference: the block reads itself, directly or through other sheets")
@@ -374,6 +417,9 @@ def _wrong_cells(
     result.status = "wrong"
     result.wrong_cells = len(bad)
     result.wrong = [(area.address(i, j), float(expected[i, j]), _cell_value(got[i, j])) for i, j in bad[:SHOWN]]
+    for i, j in bad:
+        kind = "wrong" if _typed(grid[i][j]) else "empty"
+        result.mark(area.address(i, j), kind, float(expected[i, j]), _cell_value(got[i, j]))
     empty = [area.address(i, j) for i, j in bad if not _typed(grid[i][j])]
     if empty:
         start = "incomplete: " if len(empty) == len(bad) else ""
@@ -384,6 +430,8 @@ def _wrong_cells(
 def _constants(result: NodeGrade, area: Area, typed: list[tuple[int, int, Cell | None]]) -> None:
     """Numbers typed or pasted where a formula belongs are wrong even when they are right today."""
     constants = [area.address(i, j) for i, j, c in typed if not _has_formula(c)]
+    for address in constants:
+        result.mark(address, "typed")
     if constants:
         result.status = "wrong"
         more = " …" if len(constants) > SHOWN else ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -29,9 +29,10 @@ def copy(
     edit: Callable[[str, bytes], bytes],
     *,
     compression: int = zipfile.ZIP_DEFLATED,
+    added: Mapping[str, bytes] | None = None,
 ) -> None:
     """Copy the package ``source`` (a file, or its bytes) to ``destination`` part by part, each
-    part's bytes passed through ``edit(name, data)``.
+    part's bytes passed through ``edit(name, data)``, and then the ``added`` parts (new names).
 
     No more bytes are read than the zip declares, checked first (as every reader does, see
     :func:`check_sizes`), and a package with two parts of one name is
@@ -46,6 +47,8 @@ def copy(
             raise zipfile.BadZipFile("two parts of the same name")
         for info in infos:
             copied.writestr(info.filename, edit(info.filename, original.read(info)))
+        for name, data in (added or {}).items():
+            copied.writestr(name, data)
 
 
 def check_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +41,24 @@ def build(
     cached: bool = True,
     recalculate: Recalculate | None = None,
     student: str | None = None,
+    hints: str = exercise_module.DEFAULT_HINTS,
+    points: str | Mapping[str, float] | None = None,
 ) -> Path:
-    """Write the staged BatchNorm workbook and return its path.
-
-    Inputs not given are drawn from ``seed``; given ones (NumPy arrays, DataFrames, nested lists
-    or CSV paths) are used bit for bit and fix N and D. ``momentum`` and ``unbiased`` set how the
-    running statistics are updated, ``lr`` the SGD step; ``lang`` ("en" or "ja") every word shown.
-    ``exercise`` ("backward", "forward", "all" or node names) leaves those nodes' blocks empty for
-    a learner, the task written above each. The file is written atomically; an existing file at
-    ``path`` that bnsheet did not write is replaced only with ``force=True``. Every formula cell
-    carries a cached value (``cached=False``: none), what readers that do not recalculate show:
-    the NumPy reference's, or in an exercise workbook what ``recalculate`` computes from the
-    empty blocks (:func:`bnsheet.build` hands in formualizer's). ``student`` (with ``exercise``)
-    draws the inputs from the student's own seed instead of ``seed`` and records id and seed in the
-    workbook (writing/roster.py). Without ``path`` the
-    workbook goes to ``output/batchnorm.xlsx``, the folder made if missing; a folder in a ``path``
-    given must exist.
+    """Write the staged BatchNorm workbook and return its path. Inputs not given are drawn from
+    ``seed``; given ones (NumPy arrays, DataFrames, nested lists or CSV paths) are used bit for bit
+    and fix N and D. ``momentum`` and ``unbiased`` set how the running statistics are updated,
+    ``lr`` the SGD step; ``lang`` ("en" or "ja") every word shown. ``exercise`` ("backward",
+    "forward", "all" or node names) leaves those nodes' blocks empty for a learner, the task written
+    above each, with ``hints`` ("rule": the sheets to read and the local derivative rule; "math":
+    also the node's math line; "none": the task only) and ``points`` per node (``"dxhat=2,dvar=3"``
+    or a dict; 1 where not given) recorded for grading. The file is written atomically; an existing
+    file at ``path`` that bnsheet did not write is replaced only with ``force=True``. Every formula
+    cell carries a cached value (``cached=False``: none), what readers that do not recalculate show:
+    the NumPy reference's, or in an exercise workbook what ``recalculate`` computes from the empty
+    blocks (:func:`bnsheet.build` hands in formualizer's). ``student`` (with ``exercise``) draws the
+    inputs from the student's own seed instead of ``seed`` and records id and seed in the workbook
+    (writing/roster.py). Without ``path`` the workbook goes to ``output/batchnorm.xlsx``, the folder
+    made if missing; a folder in a ``path`` given must exist.
 
     >>> import bnsheet
     >>> bnsheet.build("output/doctest-build.xlsx", n=4, d=3, seed=0).name
@@ -64,12 +66,17 @@ def build(
     """
     graph = graph_module.load(lang=lang)
     chosen = exercise_module.choose(exercise, graph) if exercise is not None else ()
+    exercise_module.hints(hints)
     recorded: dict[str, str] = {}
+    if points is not None:
+        if not chosen:
+            raise InputError("--points gives an exercise's nodes their points: give --exercise too")
+        recorded[exercise_module.POINTS] = exercise_module.stored_points(exercise_module.points(points, chosen, graph))
     if student is not None:
         if not chosen:
             raise InputError("a student's workbook is an exercise: give --exercise with --roster")
         seed = roster.student_seed(student, chosen)
-        recorded = roster.recorded_names(student, seed)
+        recorded |= roster.recorded_names(student, seed)
     values = inputs_module.make(
         n=n,
         d=d,
@@ -91,7 +98,7 @@ def build(
         _make_folder(path.parent)
     return write(
         Path(path), graph, values, progress=progress, exercise=chosen, force=force, cached=cached,
-        recalculate=recalculate, recorded=recorded,
+        recalculate=recalculate, recorded=recorded, hints=hints,
     )  # fmt: skip
 
 
@@ -100,7 +107,7 @@ def build_class(
 ) -> list[Path]:
     """Write one exercise workbook per student of the roster CSV, ``folder/<id>.xlsx``, each with
     the inputs of the student's seed (writing/roster.py); ``options`` as for :func:`build` (N, D,
-    the parameters, lang, recalculate). Nothing is written when the roster is unusable or any
+    the parameters, lang, hints, points, recalculate). Nothing is written when the roster is unusable or any
     of the files exists already.
 
     >>> import pathlib, tempfile
@@ -110,7 +117,10 @@ def build_class(
     ['17.xlsx', '18.xlsx']
     """
     students = roster.read(roster_path)
-    exercise_module.choose(exercise, graph_module.load(lang=options.get("lang", "en")))  # refused before writing
+    graph = graph_module.load(lang=options.get("lang", "en"))
+    chosen = exercise_module.choose(exercise, graph)  # all refused before anything is written
+    exercise_module.hints(options.get("hints", exercise_module.DEFAULT_HINTS))
+    exercise_module.points(options.get("points"), chosen, graph)
     folder = Path(folder)
     paths = roster.targets(students, folder)
     folder.mkdir(exist_ok=True)

@@ -15,6 +15,7 @@ from .widths import fitted, reach, text_width
 
 GRAPH_SHEET = "graph"
 TAB = {"input": "FFD966", "forward": "5B9BD5", "backward": "ED7D31", "param": "70AD47", "graph": "404040"}
+EXERCISE_MARK = "✎"  # before an exercise's name: the sheet the learner fills in
 _TOP = 6  # the row of the first input; step k of both passes sits at _TOP + 2k
 # the least widths of the columns: A and F are margins; the others are widened to fit their texts
 _WIDTHS = {1: 2.0, 2: 4.0, 3: 8.0, 4: 4.0, 5: 30.0, 6: 3.0, 7: 4.0, 8: 8.0, 9: 8.0, 10: 30.0}
@@ -85,7 +86,9 @@ class _Front:
             self.links.append((cell(row, col), link(target)))
 
     def node(self, row: int, col: int, block: Block) -> None:
-        self.put(row, col, block.name, f"{self.graph.kind(block)}_link", block.name)
+        """A node's name, a link to its sheet; an exercise's marked ``✎ dxhat`` (a sheet to fill in)."""
+        shown = f"{EXERCISE_MARK} {block.name}" if block.name in self.exercise else block.name
+        self.put(row, col, shown, f"{self.graph.kind(block)}_link", block.name)
 
     def described(self, row: int, block: Block, what: str) -> None:
         """A node in the left column with its shape and ``what`` it is."""
@@ -98,7 +101,10 @@ class _Front:
         graph, put = self.graph, self.put
         put(1, 2, graph.word("graph_title"), "title")
         put(2, 2, graph.word("graph_intro"), "note")
-        put(3, 2, graph.word("graph_links"), "note")
+        links = graph.word("graph_links")
+        if self.exercise:
+            links = f"{links}  {graph.word('graph_exercise', mark=EXERCISE_MARK)}"
+        put(3, 2, links, "note")
         sections = {s.prefix: s for s in graph.sections}
         put(4, 2, sections["f"].title if "f" in sections else "", "heading")
         put(4, 7, sections["b"].title if "b" in sections else "", "heading")

@@ -55,6 +55,7 @@ def write(
     cached: bool = True,
     recalculate: Recalculate | None = None,
     recorded: Mapping[str, str] | None = None,
+    hints: str = exercise_module.DEFAULT_HINTS,
 ) -> Path:
     """Write the workbook to ``path`` atomically (a temporary file in the same folder, renamed).
 
@@ -63,13 +64,15 @@ def write(
     empty, with the task written above them. With ``cached`` every formula cell carries a cached
     value: the reference's, or in an exercise workbook what ``recalculate`` computes from the draft
     with its empty blocks (without ``recalculate``, an exercise workbook caches none).
-    ``recorded`` adds defined names (name: formula), such as a roster's student and seed.
+    ``recorded`` adds defined names (name: formula), such as a roster's student and seed, or
+    the exercise's points. ``hints`` (exercise.HINT_CHOICES) says what an exercise's sheet gives
+    besides its task.
     """
     path = Path(path)
     layout = Layout(inputs.n, inputs.d)
     size.check(graph, layout)
     check_target(path, force=force)
-    book = _Book(graph, inputs, layout, exercise, recorded or {})
+    book = _Book(graph, inputs, layout, exercise, recorded or {}, hints)
     values: Values | None = None
     total = sum(layout.rows(b) * layout.d for b in graph.blocks)
     typeface = ooxml.JAPANESE if graph.lang == "ja" else ooxml.LATIN
@@ -91,10 +94,11 @@ class _Book:
     """The sheets of one workbook; built twice, without and then with the cached values."""
 
     def __init__(
-        self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...], recorded: Mapping[str, str]
-    ) -> None:
+        self, graph: Graph, inputs: Inputs, layout: Layout, exercise: tuple[str, ...], recorded: Mapping[str, str],
+        hints: str,
+    ) -> None:  # fmt: skip
         self.graph, self.inputs, self.layout, self.exercise = graph, inputs, layout, exercise
-        self.recorded = recorded
+        self.recorded, self.hints = recorded, hints
         self.plots = plots.layout(graph, layout)
         self.checks = checks.layout(graph, layout)
         self.reference = reference_values(inputs)
@@ -108,6 +112,8 @@ class _Book:
         names |= {defined_name(b.name): b.area.absolute() for b in self.checks.blocks}
         if self.exercise:
             names[exercise_module.NAME] = exercise_module.stored(self.exercise)
+            names[exercise_module.HINTS] = exercise_module.stored_hints(self.hints)
+            names[exercise_module.LANGUAGE] = f'"{graph.lang}"'
         return names | dict(self.recorded)
 
     def formula_areas(self) -> list[Area]:
@@ -122,7 +128,7 @@ class _Book:
         sheets += [
             _block_sheet(graph, block, self.inputs, layout, cached, bar, block.name in self.exercise,
                          number_style(graph, block, self.typical.get(block.name, 1.0)),
-                         exercise_module.upstream_exercises(block, graph, self.exercise))
+                         exercise_module.upstream_exercises(block, graph, self.exercise), self.hints)
             for block in graph.blocks
         ]  # fmt: skip
         sheets.append(plots_sheet(graph, layout, self.plots, cached))
@@ -162,20 +168,24 @@ def _shape(block: Block, layout: Layout) -> str:
 
 
 def _notes(
-    graph: Graph, block: Block, layout: Layout, exercise: bool, upstream: Sequence[str] = ()
-) -> tuple[list[Row], list[Link]]:
+    graph: Graph, block: Block, layout: Layout, exercise: bool, upstream: Sequence[str] = (),
+    hints: str = exercise_module.DEFAULT_HINTS,
+) -> tuple[list[Row], list[Link]]:  # fmt: skip
     """The rows above a block, and their links: what it computes, its math (with the local
     derivative rule of a backward step), the NumPy line, the block's first formula, and links to
-    the sheets it reads (or, for an input, that read it); for an exercise, the task instead.
-    Every sheet's notes are written here, and only here."""
+    the sheets it reads (or, for an input, that read it); for an exercise, the task instead (with
+    the ``hints`` chosen). A sheet that reads an exercise (``upstream``) has a title formula that
+    asks for the exercise first while it is not filled in. Every sheet's notes are written here,
+    and only here."""
     back = (cell(1, _BACK_LINK_COL), link(GRAPH_SHEET))
     shape = _shape(block, layout)
     params = {p.name for p in graph.params}
     if exercise:  # the task names the sheets to read, and takes the rows the links would
-        task = exercise_module.task(block, graph, layout.area(block), shape)
+        task = exercise_module.task(block, graph, layout.area(block), shape, hints)
         rows: list[Row] = [(1, [(_BACK_LINK_COL, graph.word("back"), "link"), (LABEL_COL, task[0], "title")])]
-        rows += [(i, [(LABEL_COL, line, "note")]) for i, line in enumerate(task[1:], start=2) if line]
+        rows += [(i, [(LABEL_COL, line, "note")]) for i, line in enumerate(task[1:], start=2)]
         return rows, [back]
+    lines: list[tuple[ooxml.Value, str]]
     if block.is_input:
         lines = [
             (graph.word("input_title", name=block.name, shape=shape, text=block.text), "title"),
@@ -184,10 +194,12 @@ def _notes(
         related_word = "read_by"
         related = [n.name for n in graph.nodes if block.name in n.reads]
     else:
-        title = graph.word("node_title", step=block.step, name=block.name, shape=shape, text=block.text)
-        if upstream:  # the numbers below come from a learner's empty blocks: say so
+        title: ooxml.Value = graph.word("node_title", step=block.step, name=block.name, shape=shape, text=block.text)
+        if upstream:  # the numbers below come from a learner's empty blocks until filled: say so, live
+            cells = sum(layout.rows(graph.block(name)) * layout.d for name in upstream)
+            formula = exercise_module.downstream_title(str(title), graph, upstream, cells)
             names = graph.word("list_separator").join(upstream)
-            title = f"{title}  ({graph.word('exercise_downstream', names=names)})"
+            title = ooxml.Formula(formula, f"{title}  ({graph.word('exercise_downstream', names=names)})")
         math = f"{block.math}      {graph.word('rule')}:  {block.rule}" if block.rule else block.math
         lines = [(title, "title"), (math, "note"), (f"{graph.word('numpy')}:  {block.numpy}", "note"),
                  (_excel_line(graph, block, layout), "note")]  # fmt: skip
@@ -244,12 +256,12 @@ def _params_sheet(graph: Graph, inputs: Inputs, layout: Layout, cached: Values |
 
 def _block_sheet(
     graph: Graph, block: Block, inputs: Inputs, layout: Layout, cached: Values | None, bar: tqdm | None,
-    exercise: bool, style: str, upstream: Sequence[str] = (),
+    exercise: bool, style: str, upstream: Sequence[str] = (), hints: str = exercise_module.DEFAULT_HINTS,
 ) -> ooxml.Sheet:  # fmt: skip
-    notes, links = _notes(graph, block, layout, exercise, upstream)
+    notes, links = _notes(graph, block, layout, exercise, upstream, hints)
     rows = layout.rows(block)
     labels = [(block.name, "label"), (graph.word("sample", i=rows), "label")]
-    in_b = [(str(value), look) for _, cells in notes for col, value, look in cells if col == LABEL_COL]
+    in_b = [(_shown(value), look) for _, cells in notes for col, value, look in cells if col == LABEL_COL]
     labels += [(text, look) for text, look in in_b if look == "label"]
     widths = {_BACK_LINK_COL: fitted([(graph.word("back"), "link")]), LABEL_COL: fitted(labels, least=10.0)}
     widths |= {BLOCK_LEFT + j: _BLOCK_WIDTH for j in range(layout.d)}
@@ -275,6 +287,11 @@ def _block_sheet(
         print_area=f"$A$1:{last}",
         print_titles=(f"${col_letter(LABEL_COL)}:${col_letter(LABEL_COL)}", f"${HEADER_ROW}:${HEADER_ROW}"),
     )
+
+
+def _shown(value: ooxml.Value) -> str:
+    """What a note cell shows: its text, or a formula's cached text."""
+    return str(value.cached) if isinstance(value, ooxml.Formula) else str(value)
 
 
 def _block_rows(
