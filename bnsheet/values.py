@@ -15,3 +15,13 @@ CellValue = float | str | bool | ErrorValue | None
 
 # What an engine returns: per area, an object array of CellValue (floats where the cell is a number).
 Values = dict[Area, "np.ndarray"]
+
+
+def all_floats(values: np.ndarray) -> bool:
+    """Whether every cell of an object array of CellValue holds a float (a number): the common
+    case, told without a Python-level look at each cell (a million of them at 512x128).
+
+    >>> all_floats(np.array([[1.0, 2.0]], dtype=object)), all_floats(np.array([[1.0, None]], dtype=object))
+    (True, False)
+    """
+    return {*map(type, values.ravel().tolist())} <= {float}

@@ -10,8 +10,11 @@ vets the file and says so (the engine loads nothing before), then sends back a S
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from ..a1 import Area
 from ..errors import EngineError, WorkbookError
@@ -32,6 +35,7 @@ def read(book: XlsxFile, areas: list[Area]) -> dict[Area, Stored]:
     for k, area in enumerate(areas):
         grid = book.grid(area)
         stored[area] = Stored.of(grid, formula_fault(grid))
+        del grid  # it holds the sheet's scan, which would otherwise live on beside the next one's
         if last[area.sheet] == k:
             book.forget(area.sheet)
     return stored
@@ -43,15 +47,21 @@ class Reading:
     It runs at the caller's priority: niced, it was starved on a machine kept busy by other
     processes (busy loops beside verify at 512×128, load 7: 120 s, the timeout reached
     before it finished, against 43–50 s unniced), and on an idle machine the engine and the reader
-    take a core each either way. Where processes cannot be forked, both happen here, on entering.
+    take a core each either way. A thread takes its answers as they come (while the engine
+    evaluates, which lets go of Python's lock), so the process ends, and its memory is free,
+    as soon as it has read the file rather than when the engine is done. Where processes cannot
+    be forked, both happen here, on entering.
     """
 
     def __init__(self, path: Path, areas: list[Area]) -> None:
         self.path, self.areas = path, areas
         self._verdict: bool = False
         self._result: dict[Area, Stored] | None = None
+        self._error: Exception | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._answers: Connection | None = None
+        self._received: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._receiver: threading.Thread | None = None
 
     def __enter__(self) -> Reading:
         try:
@@ -68,6 +78,8 @@ class Reading:
             self._process.start()
         finally:
             answers.close()
+        self._receiver = threading.Thread(target=self._receive_all, args=(self._answers,), daemon=True)
+        self._receiver.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -77,6 +89,9 @@ class Reading:
             self._process.join()
             self._process.close()
             self._process = None
+        if self._receiver is not None:  # the process is gone: the thread meets the pipe's end
+            self._receiver.join()
+            self._receiver = None
         if self._answers is not None:
             self._answers.close()
             self._answers = None
@@ -84,26 +99,41 @@ class Reading:
     def vetted(self) -> None:
         """Return once the file has been vetted; raise vet's WorkbookError if it was refused."""
         if not self._verdict:
-            self._receive()
+            self._next()
             self._verdict = True
 
     def result(self) -> dict[Area, Stored]:
         self.vetted()
         if self._result is None:
-            self._result = self._receive()
+            self._result = self._next()
         return self._result
 
-    def _receive(self) -> dict[Area, Stored]:
-        assert self._answers is not None
-        if not self._answers.poll(TIMEOUT):
-            raise EngineError(f"the process that reads the workbook gave no answer in {TIMEOUT:g} s; it was stopped")
-        try:
-            kind, answer = self._answers.recv()
-        except EOFError:
-            raise EngineError("the process that reads the workbook stopped without an answer") from None
-        if kind == "error":
-            raise answer
-        return answer  # type: ignore[no-any-return]
+    def _next(self) -> Any:
+        """The process's next answer, as the thread received it; its error raised, here and on
+        every later call."""
+        if self._error is None:
+            kind, answer = self._received.get()
+            if kind != "error":
+                return answer
+            self._error = answer
+        raise self._error
+
+    def _receive_all(self, answers: Connection) -> None:
+        """In the thread: the verdict, then what was read, or the first error."""
+        for _ in range(2):
+            try:
+                if not answers.poll(TIMEOUT):
+                    raise EngineError(
+                        f"the process that reads the workbook gave no answer in {TIMEOUT:g} s; it was stopped"
+                    )
+                kind, answer = answers.recv()
+            except EngineError as exc:
+                kind, answer = "error", exc
+            except (EOFError, OSError):
+                kind, answer = "error", EngineError("the process that reads the workbook stopped without an answer")
+            self._received.put((kind, answer))
+            if kind == "error":
+                return
 
 
 def _read_in_child(path: Path, areas: list[Area], answers: Connection) -> None:

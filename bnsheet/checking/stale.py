@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import engines
 from ..reading.stored import Fault, Stored
-from ..values import ErrorValue
+from ..values import ErrorValue, all_floats
 
 DIGITS = 15  # applications store caches with as few as 15 significant digits
 
@@ -24,7 +24,7 @@ def stale_fault(stored: Stored, recalculated: np.ndarray, tolerance: np.ndarray)
     numeric = stored.formulas & ~np.isnan(stored.numbers)
     cached = np.where(numeric, stored.numbers, np.nan)
     stale = np.zeros(area.shape, dtype=bool)
-    if all(type(value) is float for value in recalculated.flat):  # the common case: no look at each cell
+    if all_floats(recalculated):  # the common case: no look at each cell
         got = np.where(numeric, recalculated.astype(np.float64), np.nan)
     else:
         got = np.full(area.shape, np.nan)

@@ -31,7 +31,7 @@ from ..reading.blockmap import Entry, Placement, by_map, by_names, load_map
 from ..reading.blocks import check_input_shapes, read_inputs
 from ..reading.stored import Fault, Stored
 from ..reading.xlsx import XlsxFile
-from ..values import ErrorValue, Values
+from ..values import ErrorValue, Values, all_floats
 from ..writing import exercise
 from ..writing.files import made_by_bnsheet
 from . import agreement, faults, structure
@@ -307,7 +307,7 @@ def _check_block(block: Block, area: Area, got: np.ndarray, expected: np.ndarray
             "missing", area.address(0, 0), f"{expected.shape[0]}x{expected.shape[1]} block",
             f"{area.shape[0]}x{area.shape[1]} block", "the block has the wrong shape",
         )  # fmt: skip
-    all_numbers = all(type(value) is float for value in got.flat)  # the common case: no look at each cell
+    all_numbers = all_floats(got)  # the common case: no look at each cell
     numbers = got.astype(np.float64) if all_numbers else np.zeros(expected.shape)
     for i, j in np.ndindex((0, 0) if all_numbers else expected.shape):
         value = got[i, j]

@@ -7,7 +7,9 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from importlib.util import find_spec
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ class Session:
         vetted()
         try:
             self.book = _load(package)
+            del package  # the engine holds what it read; the copy's bytes (93 MB at 512x128) may go
             for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
                 self.book.sheet(sheet).set_formula(r, c, formula)
         except Exception as exc:  # the engine's own exception types vary by version
@@ -135,17 +138,19 @@ def _read(book: Any, areas: list[Area]) -> dict[Area, np.ndarray]:
             rows = book.sheet(area.sheet).get_values(
                 fz.RangeAddress(area.sheet, area.top, area.left, area.bottom, area.right)
             )
-            for i, row in enumerate(rows):
-                if all(type(value) is float for value in row):
-                    block[i, :] = row  # the common case, without a call per cell
-                else:
+            cells = list(chain.from_iterable(rows))
+            if len(rows) == area.shape[0] and len(cells) == block.size and {*map(type, cells)} <= {float}:
+                block.ravel()[:] = cells  # the common case: every cell a number, no call per cell
+            else:
+                for i, row in enumerate(rows):
                     block[i, :] = [_value(value) for value in row]
         values[area] = block
     return values
 
 
-# A sheet name in quotes that needs none: not like a cell (dx1) or R1C1 address, not a boolean.
-_QUOTED_NAME = re.compile(rb"'([A-Za-z_][A-Za-z0-9_]{0,30})'!")
+# A sheet name in quotes that may need none, not the end of a name holding a quote ('a''b'!).
+_QUOTED_NAME = rb"'(?<!'')([A-Za-z_][A-Za-z0-9_]{0,30})'!"
+# Those that do need them: like a cell (dx1) or R1C1 address, or a boolean.
 _NEEDS_QUOTES = re.compile(rb"[A-Za-z]{1,3}[0-9]+|[RrCc][0-9]*|[Rr][0-9]*[Cc][0-9]*|(?i:true|false)")
 # A string literal or an entity in a formula; possessive (*+), so that a formula without one is
 # passed over once rather than backtracked through (4x faster at 512x128).
@@ -176,9 +181,7 @@ def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
             if not _TEXT_IN_FORMULA.search(data) and not (
                 b"<f " in data and _TEXT_IN_FORMULA_WITH_ATTRIBUTES.search(data)
             ):
-                for quoted in set(_QUOTED_NAME.findall(data)):
-                    if not _NEEDS_QUOTES.fullmatch(quoted):
-                        data = data.replace(b"'" + quoted + b"'!", quoted + b"!")
+                data = _names_unquoted(data)
         return data
 
     try:
@@ -188,6 +191,38 @@ def _needless_quotes_removed(workbook: Path | bytes) -> tuple[bytes, bool]:
             f"formualizer could not read {'the workbook' if isinstance(workbook, bytes) else workbook}: {exc}"
         ) from None
     return packed.getvalue(), shared
+
+
+def _names_unquoted(data: bytes) -> bytes:
+    """``data`` with every ``'name'!`` written ``name!`` where the name needs no quotes.
+
+    Each name is found once and all its places replaced at once (a part names a few sheets a
+    hundred thousand times); a name that keeps its quotes is passed over from then on.
+
+    >>> _names_unquoted(b"<f>'x'!C7-'dx1'!C7+'x'!D7*'a''x'!C7</f>")
+    b"<f>x!C7-'dx1'!C7+x!D7*'a''x'!C7</f>"
+    """
+    kept: frozenset[bytes] = frozenset()
+    start, doubled = 0, b"''" in data  # a quote in a name ('a''x'!): its end is no name of its own
+    while (found := _quoted_name(kept).search(data, start)) is not None:
+        quoted = found.group(1)
+        if _NEEDS_QUOTES.fullmatch(quoted):
+            kept |= {quoted}
+        elif doubled:
+            data = re.sub(b"(?<!')'" + re.escape(quoted) + b"'!", quoted + b"!", data)
+        else:  # no place before this one holds a name still to unquote: search on from here
+            data = data.replace(b"'" + quoted + b"'!", quoted + b"!")
+        start = found.start()
+    return data
+
+
+@lru_cache(maxsize=64)
+def _quoted_name(kept: frozenset[bytes]) -> re.Pattern[bytes]:
+    """A quoted sheet name other than those in ``kept``."""
+    if not kept:
+        return re.compile(_QUOTED_NAME)
+    others = b"(?!(?:" + b"|".join(re.escape(name) for name in sorted(kept)) + b")'!)"
+    return re.compile(_QUOTED_NAME.replace(b"'(?<!'')", b"'(?<!'')" + others, 1))
 
 
 _ARRAY_RANGE = re.compile(rb'<f\b[^>]*\bt="array"[^>]*\bref="([A-Za-z]{1,3}[0-9]+):([A-Za-z]{1,3}[0-9]+)"')

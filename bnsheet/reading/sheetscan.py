@@ -163,14 +163,15 @@ def scan(data: bytes) -> PlainCells | None:
     if start < 0 or end < start:
         return None
     start += len("<sheetData>")
-    head, region = text[:start], text[start:end]
-    if "]]>" in region or not _safe_skeleton(head + text[end:]):
+    head = text[:start]
+    if text.find("]]>", start, end) >= 0 or not _safe_skeleton(head + text[end:]):
         return None
-    pieces = _PIECES.findall(region)
+    pieces = _PIECES.findall(text, start, end)  # no copy of the region: 10 MB on a 512x128 sheet
     found = list(compress(pieces, map(itemgetter(0), pieces)))
     if not _plain_rows(pieces, found, head):
         return None
-    if "&" in region or "<f " in region:
+    del pieces
+    if text.find("&", start, end) >= 0 or text.find("<f ", start, end) >= 0:
         try:
             found = [_unescaped(*cell[:7]) for cell in found]
         except _Unusual:
