@@ -82,6 +82,7 @@ def test_each_student_gets_own_inputs_from_a_seed_of_id_and_exercise(klass):
     assert int(names["bn_seed"]) == int.from_bytes(digest[:4], "big") >> 1
 
 
+@pytest.mark.apps()  # a second bnsheet process builds the class again
 def test_the_same_roster_gives_the_same_inputs_in_another_process(klass, roster, tmp_path):
     """Not Python's hash(): a process with another PYTHONHASHSEED draws the same numbers."""
     env = os.environ | {"PYTHONHASHSEED": "12345"}

@@ -1,6 +1,6 @@
 """The pytest plugin as an engineer runs it (SPEC §18): ``pytest --bnsheet FOLDER`` in a real pytest
 process, one item per workbook; and nothing changes for a pytest run without ``--bnsheet``. The
-nested runs that verify are marked ``apps``, heavy (seconds each); the one that guards plain runs is not."""
+nested runs that verify are marked ``apps``, heavy (seconds each); so is the one that guards plain runs."""
 
 from __future__ import annotations
 
@@ -85,6 +85,7 @@ def test_an_unusable_workbook_fails_with_one_line(tmp_path):
     assert "Traceback" not in result.stdout
 
 
+@pytest.mark.apps()  # a nested pytest run
 def test_without_bnsheet_pytest_collects_what_it_did_and_imports_nothing_of_bnsheet(tmp_path, built):
     shutil.copy(built, tmp_path / "book.xlsx")
     (tmp_path / "test_plain.py").write_text(
