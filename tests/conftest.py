@@ -1,7 +1,7 @@
 """Shared fixtures: a built workbook per test, a way to tamper with a copy of it, and the ``apps``
-marker for tests that run the spreadsheet applications and the ``slow`` one for tests of seconds
-each, most of them recalculating with the pure-Python formulas engine (``python -m pytest -m "not
-apps and not slow"`` leaves both out)."""
+marker for the heavy tests: those that run the spreadsheet applications it names, and those of
+seconds each for another reason (the pure-Python formulas engine, a nested pytest, the package
+validator, a training run). ``python -m pytest -m "not apps"`` is the fast subset."""
 
 from __future__ import annotations
 

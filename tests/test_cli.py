@@ -155,6 +155,7 @@ def _on_a_terminal(*args: str) -> tuple[int, str]:
     return process.wait(timeout=300), drawn.decode(errors="replace")
 
 
+@pytest.mark.apps()  # builds and verifies behind a pseudo-terminal, seconds
 def test_progress_bars_on_a_terminal_and_quiet_with_quiet(tmp_path):
     path = str(tmp_path / "w.xlsx")
     status, drawn = _on_a_terminal("build", "-o", path, "--n", "40", "--d", "5")

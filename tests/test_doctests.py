@@ -16,7 +16,7 @@ def _listing(folder: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
 
 
-@pytest.mark.slow  # a second pytest, with README's examples
+@pytest.mark.apps()  # a second pytest, with README's examples
 def test_doctests_leave_the_repositorys_output_folder_as_it_was():
     # README's examples and a module's doctest, each collected its own way (--doctest-glob,
     # --doctest-modules); both build workbooks under "output/" as a user would.

@@ -68,7 +68,7 @@ def test_gnumeric_computes_through_a_circular_reference(built, tmp_path):
 SMALL = np.array([[1.2345678901234567e-07, 2.0], [3.3e-9, 4.0], [5.0e-7, 6.0]])
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine: seconds a workbook
 def test_formulas_rounds_loaded_numbers_to_15_decimal_places(tmp_path):
     import formulas
 
@@ -79,7 +79,7 @@ def test_formulas_rounds_loaded_numbers_to_15_decimal_places(tmp_path):
     assert loaded == round(SMALL[0, 0], 15) == 1.23456789e-07 != SMALL[0, 0]
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine: seconds a workbook
 def test_verify_with_formulas_keeps_every_digit_of_small_inputs(tmp_path):
     path = bnsheet.build(tmp_path / "w.xlsx", x=SMALL * 1e-2, dout=SMALL * 1e-3, eps=1e-12)
     report = bnsheet.verify(path, engine="formulas")
@@ -145,6 +145,7 @@ print("\\n".join(faults))
 """
 
 
+@pytest.mark.apps()  # the formulas engine
 def test_formulas_cannot_be_first_used_from_two_threads_at_once():
     """formulas 1.3 loads its dispatcher lazily; a second thread finds it half made. Our formulas
     engine runs one evaluation at a time (two verifies in threads both use it); when this fails,
@@ -156,7 +157,7 @@ def test_formulas_cannot_be_first_used_from_two_threads_at_once():
     assert "partially initialized module 'schedula.dispatcher'" in found.stdout, found.stdout + found.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine, twice at once
 def test_two_verifies_with_the_formulas_engine_at_once_both_pass(tmp_path):
     import subprocess
     import sys
@@ -244,6 +245,7 @@ SPREADS = {"VARP": 1.25, "_xlfn.VAR.P": 1.25, "VAR": 5 / 3, "_xlfn.VAR.S": 5 / 3
            "_xlfn.STDEV.P": 1.25**0.5, "STDEV": (5 / 3) ** 0.5, "_xlfn.STDEV.S": (5 / 3) ** 0.5}  # fmt: skip
 
 
+@pytest.mark.apps()  # ironcalc over every variance function, seconds
 def test_ironcalc_computes_every_variance_in_one_pass(tmp_path):
     # The variance of 1e8+1 … 1e8+4 is 1.25 (population) or 5/3 (sample), exactly representable
     # inputs, by hand. ironcalc 0.9 takes sum(x^2) - sum(x)^2/n for VARP, VAR, STDEVP, STDEV and
@@ -317,10 +319,10 @@ def test_formualizer_spills_an_array_formula_over_the_values_excel_saves_beside_
 
 def test_formualizer_knows_no_mmult_minverse_mdeterm(tmp_path):
     # #NAME? for functions Excel, LibreOffice, Gnumeric and ironcalc compute; grading says so
-    # (status app-dependent) instead of calling the learner's formula an error (grading/judge.py LACKS).
+    # (status app-dependent) instead of calling the learner's formula an error (grading/portability.py LACKS).
     import openpyxl
 
-    from bnsheet.grading.judge import LACKS
+    from bnsheet.grading.portability import LACKS
 
     book = openpyxl.Workbook()
     sheet = book.active

@@ -135,6 +135,7 @@ def test_the_package_imports_openpyxl_nowhere_and_the_optional_engines_only_in_t
     assert importers["ironcalc"] == {"bnsheet/engines/ironcalc.py"}
 
 
+@pytest.mark.apps()  # three bnsheet processes
 def test_a_chosen_engine_that_is_not_installed_says_how_to_install_it(tmp_path):
     bnsheet.build(tmp_path / "w.xlsx")
     hints = [("formulas", "pip install 'bnsheet[formulas]'"), ("ironcalc", "pip install 'bnsheet[ironcalc]'"),

@@ -47,9 +47,9 @@ def _findings(report: dict[str, Any]) -> list[str]:
     # a larger block than the default's, with two-digit rows: the validator's time grows with the cells
     [
         {},
-        pytest.param({"lang": "ja"}, marks=pytest.mark.slow),
-        pytest.param({"exercise": "backward"}, marks=pytest.mark.slow),
-        pytest.param({"n": 12, "d": 8}, marks=pytest.mark.slow),
+        pytest.param({"lang": "ja"}, marks=pytest.mark.apps()),
+        pytest.param({"exercise": "backward"}, marks=pytest.mark.apps()),
+        pytest.param({"n": 12, "d": 8}, marks=pytest.mark.apps()),
     ],
     ids=["default", "ja", "exercise", "12x8"],
 )
@@ -60,7 +60,7 @@ def test_excel_opens_the_workbook_without_repair(tmp_path, options):
     assert report["verdict"]["prediction"] == "opens-clean"
 
 
-@pytest.mark.slow  # the validator takes seconds a workbook
+@pytest.mark.apps()  # the validator takes seconds a workbook
 def test_the_validator_would_see_a_workbook_without_its_theme(built):
     """The audit above can fail: the same workbook without its theme is one Excel repairs."""
     themeless = built.with_name("themeless.xlsx")
@@ -119,6 +119,7 @@ def test_shared_strings_as_excel_stores_them_read_without_their_phonetic_guide(b
         assert book.cells("xmu")[(1, 1)].value == label
 
 
+@pytest.mark.apps()  # the validator takes seconds a workbook
 def test_excel_opens_a_feedback_copy_without_repair(tmp_path):
     """The marked copy (grading/feedback.py) of a workbook bnsheet wrote: the fill style, the
     comments, their VML drawings and the summary sheet added leave nothing to repair."""

@@ -22,7 +22,7 @@ needs_extra = pytest.mark.skipif(
 )
 
 
-@pytest.mark.slow  # trains two networks for three epochs
+@pytest.mark.apps()  # trains two networks for three epochs
 @needs_extra
 def test_experiment_command_writes_curves_plot_and_summary(tmp_path, capsys):
     assert cli.main(["experiment", "--epochs", "3", "--scales", "0.05", "-o", str(tmp_path / "run")]) == 0
@@ -73,7 +73,7 @@ def test_a_diverging_run_stops_and_is_marked():
     assert np.isnan(rows[1]["test_accuracy"]) and np.isnan(rows[2]["loss"])
 
 
-@pytest.mark.slow  # trains the network to capture its batch
+@pytest.mark.apps()  # trains the network to capture its batch
 @needs_extra
 def test_from_experiment_workbook_holds_the_real_batch_and_verifies(tmp_path):
     batch = training.capture(2)
@@ -91,7 +91,7 @@ def test_from_experiment_workbook_holds_the_real_batch_and_verifies(tmp_path):
 
 
 @needs_extra
-@pytest.mark.slow  # trains the network to capture its batch
+@pytest.mark.apps()  # trains the network to capture its batch
 def test_build_from_experiment_on_the_command_line_then_verify(tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "bnsheet", *args], capture_output=True, text=True, cwd=tmp_path)

@@ -24,6 +24,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.apps()  # waits out a two-second timeout
 def test_a_hung_application_is_killed_with_its_helpers(tmp_path):
     pidfile = tmp_path / "helper.pid"
     command = ["sh", "-c", f"sleep 300 & echo $! > {pidfile}; sleep 300"]  # a helper, then hang

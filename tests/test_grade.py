@@ -199,7 +199,7 @@ def test_a_multi_cell_array_formula_is_one_formula(exercise, tmp_path):
     assert (status, diagnosis) == ("correct", "")
 
 
-@pytest.mark.parametrize("engine", ["formualizer", pytest.param("formulas", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("engine", ["formualizer", pytest.param("formulas", marks=pytest.mark.apps())])
 def test_column_of_its_own_cell_is_no_circular_reference(exercise, tmp_path, engine):
     """formualizer and formulas report COLUMN(C7) typed in C7 as circular (Excel and LibreOffice
     do not); grading folds such a COLUMN into its number before recalculating."""
@@ -216,7 +216,7 @@ def test_column_of_its_own_cell_is_no_circular_reference(exercise, tmp_path, eng
 INDEX_COLUMN = "=-SUM(INDEX(bn_dx1,0,COLUMN()-2))"
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine and Gnumeric
 def test_engine_faults_that_grading_meets(exercise, tmp_path):
     """Known faults, kept visible: a correct learner's formula these engines get wrong.
 

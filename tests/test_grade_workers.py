@@ -21,6 +21,8 @@ import bnsheet
 from bnsheet.grading import workers
 from bnsheet.grading.gradebook import grade_all
 
+pytestmark = pytest.mark.apps()  # spawns worker processes, each importing bnsheet
+
 MISTAKES = [{}, {"dxhat": "=dout!{c}{r}*gamma!{c}{r}"}, {"dmu": "=SUM(dx1!{c}$7:{c}$10)"}, {"dsq": "=dvar!{c}$7"}]
 
 

@@ -23,6 +23,8 @@ from bnsheet import cli
 from bnsheet.engines import external
 from conftest import interruptible
 
+pytestmark = pytest.mark.apps()  # stand-ins that hang until verify's timeout, seconds each
+
 PROGRAMS = {"libreoffice": "soffice", "gnumeric": "ssconvert"}
 
 

@@ -30,7 +30,16 @@ def test_what_verify_would_refuse_is_named_on_either_side_of_each_limit(unpacked
     assert reason is None if refused is None else refused in reason and "more than bnsheet reads" in reason
 
 
-@pytest.mark.parametrize(("n", "d"), [(4, 3), (64, 16), (300, 2), (5, 700), (128, 64)])
+@pytest.mark.parametrize(
+    ("n", "d"),
+    [
+        (4, 3),
+        (64, 16),
+        (300, 2),
+        pytest.param(5, 700, marks=pytest.mark.apps()),
+        pytest.param(128, 64, marks=pytest.mark.apps()),
+    ],
+)  # the two largest take seconds
 def test_the_size_estimate_holds_the_writers_from_above_and_closely(tmp_path, n, d):
     path = bnsheet.build(tmp_path / "w.xlsx", n=n, d=d, lang="ja")
     with zipfile.ZipFile(path) as package:
@@ -52,7 +61,7 @@ def test_build_takes_what_verify_reads_and_no_more(n, d, builds):
             size.check(graph, Layout(n, d))
 
 
-@pytest.mark.parametrize(("n", "d"), [("1024", "1024"), ("1048570", "1")])
+@pytest.mark.parametrize(("n", "d"), [("1024", "1024"), pytest.param("1048570", "1", marks=pytest.mark.apps())])
 def test_a_size_verify_could_not_read_is_refused_in_one_line_before_anything_is_written(tmp_path, n, d):
     target = tmp_path / "big.xlsx"
     done = run("build", "-o", str(target), "--n", n, "--d", d, "--quiet")

@@ -285,7 +285,7 @@ def test_a_stale_cached_value_in_a_mapped_workbook_fails(hand, tmp_path):
 
 
 @pytest.mark.apps("soffice", "ssconvert")
-@pytest.mark.slow
+@pytest.mark.apps()  # every installed engine, the applications too
 def test_every_engine_puts_the_trials_into_the_mapped_ranges(hand):
     assert bnsheet.verify(hand, engine="all", blocks=block_map(), seed=1).ok
     report = bnsheet.verify(edited(hand, right_below_100()), engine="all", blocks=block_map(), seed=5)

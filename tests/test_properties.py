@@ -48,13 +48,14 @@ def builds_and_verifies_clean(layer: dict[str, object], engine: str) -> None:
         assert report.ok, report.to_text()
 
 
+@pytest.mark.apps()  # many layers built and verified, seconds
 @SETTINGS
 @given(layers())
 def test_any_layer_builds_and_verifies_clean(layer):
     builds_and_verifies_clean(layer, "formualizer")
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine: seconds a workbook
 @settings(SETTINGS, max_examples=4)
 @given(layers())
 def test_any_layer_verifies_clean_with_the_slow_engine_too(layer):

@@ -1,6 +1,6 @@
 """The pytest plugin as an engineer runs it (SPEC §18): ``pytest --bnsheet FOLDER`` in a real pytest
 process, one item per workbook; and nothing changes for a pytest run without ``--bnsheet``. The
-nested runs that verify are ``slow`` (seconds each); the one that guards plain runs is not."""
+nested runs that verify are marked ``apps``, heavy (seconds each); so is the one that guards plain runs."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _tampered(source: Path, target: Path, sheet: str, address: str, value: objec
     return target
 
 
-@pytest.mark.slow  # a nested pytest run that verifies
+@pytest.mark.apps()  # a nested pytest run that verifies
 def test_a_folder_with_a_good_and_a_tampered_workbook_gives_one_pass_and_one_failure(tmp_path, built):
     folder = tmp_path / "books"
     folder.mkdir()
@@ -54,7 +54,7 @@ def test_a_folder_with_a_good_and_a_tampered_workbook_gives_one_pass_and_one_fai
     assert "root cause: dxhat fails" in result.stdout
 
 
-@pytest.mark.slow  # a nested pytest run that verifies
+@pytest.mark.apps()  # a nested pytest run that verifies
 def test_a_hand_laid_out_workbook_takes_the_map_beside_it(tmp_path):
     folder = tmp_path / "books"
     folder.mkdir()
@@ -76,7 +76,7 @@ def test_a_hand_laid_out_workbook_takes_the_map_beside_it(tmp_path):
     assert "1 failed, 1 passed" in given.stdout, given.stdout + given.stderr
 
 
-@pytest.mark.slow  # a nested pytest run that verifies
+@pytest.mark.apps()  # a nested pytest run that verifies
 def test_an_unusable_workbook_fails_with_one_line(tmp_path):
     (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
     result = pytest_run("--bnsheet", ".", "-q", cwd=tmp_path)
@@ -85,6 +85,7 @@ def test_an_unusable_workbook_fails_with_one_line(tmp_path):
     assert "Traceback" not in result.stdout
 
 
+@pytest.mark.apps()  # a nested pytest run
 def test_without_bnsheet_pytest_collects_what_it_did_and_imports_nothing_of_bnsheet(tmp_path, built):
     shutil.copy(built, tmp_path / "book.xlsx")
     (tmp_path / "test_plain.py").write_text(

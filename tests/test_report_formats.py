@@ -62,7 +62,7 @@ def test_a_mapped_report_follows_the_schema(tmp_path):
 
 
 @pytest.mark.apps("soffice", "ssconvert")
-@pytest.mark.slow
+@pytest.mark.apps()  # every installed engine, the applications too
 def test_a_report_of_every_engine_follows_the_schema(built):
     document = json.loads(bnsheet.verify(built, engine="all", seed=2, trials=0).to_json())
     check(document)

@@ -279,7 +279,7 @@ def test_such_names_in_plain_text_or_string_literals_are_harmless(built, capsys)
     assert status == 0, err
 
 
-@pytest.mark.slow  # writes and vets a sheet of two million cells
+@pytest.mark.apps()  # writes and vets a sheet of two million cells
 def test_a_sheet_with_millions_of_cells_is_refused_up_front(built, capsys):
     def edit(parts: dict[str, bytes]) -> None:
         part = sheet_part(parts, "out")
@@ -331,7 +331,7 @@ def _watch(event: str, args: tuple[object, ...]) -> None:
 sys.addaudithook(_watch)  # audit hooks cannot be removed; this one records only while a test watches
 
 
-@pytest.mark.parametrize("engine", ["formualizer", "ironcalc", pytest.param("formulas", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("engine", ["formualizer", "ironcalc", pytest.param("formulas", marks=pytest.mark.apps())])
 def test_verify_and_grade_open_no_socket(built, capsys, engine):
     hostile = rezip(built, set_formula("xmu", "D9", b'WEBSERVICE("http://203.0.113.1/x")'))
     _WATCHING[:] = ["watching"]

@@ -18,6 +18,23 @@ def built(tmp_path_factory):
     return bnsheet.build(tmp_path_factory.mktemp("stored") / "w.xlsx", n=6, d=3)
 
 
+@pytest.fixture(autouse=True)
+def _forked(monkeypatch):
+    """A workbook this small is read in verify's own process; these tests are of the second one."""
+    monkeypatch.setattr(second_process, "FORK_FROM", 0)
+
+
+def test_a_small_workbook_is_read_without_a_second_process(built, monkeypatch):
+    monkeypatch.undo()
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a process was started for a workbook of 6x3")
+
+    monkeypatch.setattr(multiprocessing.context.ForkContext, "Process", no_process)
+    report = bnsheet.verify(built)
+    assert report.ok, report.to_text()
+
+
 def test_without_fork_the_file_is_vetted_and_read_in_this_process(built, monkeypatch):
     def no_fork(method=None):
         raise ValueError(f"cannot find context for {method!r}")

@@ -146,6 +146,7 @@ def test_a_wrong_parameter_formula_is_caught(built):
     assert _result(bnsheet.verify(tamper(built, change)), "var_correction").status == "mismatch"
 
 
+@pytest.mark.apps()  # the formulas engine: seconds a workbook
 def test_the_formulas_engine_reads_a_double_minus_array_as_zero(tmp_path):
     """formulas (1.3) gives 0 for SUMPRODUCT(--(range>=v)), a common way to count; (range>=v)*1
     gives 3, as every other engine does for both. bnsheet's formulas use neither (the plots sheet

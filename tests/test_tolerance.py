@@ -91,7 +91,10 @@ OFFSET_X = 1000.0 * np.array([1.0, -1.0, 0.5]) + np.random.default_rng(3).normal
 
 
 @pytest.mark.parametrize("node", ["mean", "var", "xhat", "dgamma", "divar", "dx", "dx_compact", "new_running_var"])
-@pytest.mark.parametrize("x", [None, OFFSET_X], ids=["default", "offset-1000x-64-rows"])
+@pytest.mark.parametrize(
+    "x",
+    [pytest.param(None, id="default"), pytest.param(OFFSET_X, id="offset-1000x-64-rows", marks=pytest.mark.apps())],
+)  # 64 rows: the fast subset keeps the default inputs
 def test_a_formula_off_by_1e_minus_9_fails(tmp_path, node, x):
     path = bnsheet.build(tmp_path / "w.xlsx", x=x)
     report = bnsheet.verify(tamper(path, _times(node, "(1+1e-9)")), engine="formualizer")

@@ -26,7 +26,7 @@ def test_build_then_verify_with_formualizer(tmp_path, n, d, seed, eps):
     assert len(report.table) == 62 and set(report.table["status"]) == {"ok"}
 
 
-@pytest.mark.slow
+@pytest.mark.apps()  # the formulas engine: seconds a workbook
 @pytest.mark.parametrize("n, d, seed, eps", CASES[:2])
 def test_build_then_verify_with_formulas(tmp_path, n, d, seed, eps):
     path = bnsheet.build(tmp_path / "w.xlsx", n=n, d=d, seed=seed, eps=eps)

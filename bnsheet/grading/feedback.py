@@ -37,7 +37,8 @@ from ..writing.ooxml import annotate
 from ..writing.ooxml.annotate import Fills, Note
 from .grade import Grade, shown
 from .gradebook import Gradebook
-from .judge import APP_DEPENDENT, NodeGrade
+from .judge import NodeGrade
+from .portability import APP_DEPENDENT
 
 MARKED = "FFFFC7CE"  # the light red of Excel's "Bad" cell style
 RIGHT = "FFC6EFCE"  # the light green of its "Good"

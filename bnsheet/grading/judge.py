@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,21 +20,11 @@ from ..model.graph import Graph
 from ..model.inputs import Inputs
 from ..reading.xlsx import Cell, XlsxFile
 from ..values import CellValue, ErrorValue
+from . import portability
+from .portability import APP_DEPENDENT
 
 SHOWN = 5  # wrong cells listed per node
 _NAMED = re.compile(r"(?<![A-Za-z0-9_.!])bn_([A-Za-z0-9_]+)", re.I)
-APP_DEPENDENT = "app-dependent"  # a status: the value depends on the application that computes it
-# Functions an engine does not know (#NAME?) though Excel, LibreOffice and Gnumeric do
-# (tests/test_engine_faults.py keeps each visible).
-LACKS = {"formualizer": {"MMULT", "MINVERSE", "MDETERM"}}
-_FUNCTION = re.compile(r"([A-Za-z][A-Za-z0-9.]*)\s*\(")
-_PAREN = re.compile(r"([A-Za-z][A-Za-z0-9.]*)?\s*\(|\)")
-_STRINGS = re.compile(r'"(?:[^"]|"")*"')
-_RANGE = re.compile(
-    r"(?:(?:'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?\$?[A-Za-z]{1,3}\$?[0-9]+:\$?[A-Za-z]{1,3}\$?[0-9]+"
-    r"|(?<![A-Za-z0-9_.!])bn_[A-Za-z0-9_]+\b(?!\s*\()"
-)
-_OPERATORS = set("+-*/^&<>=")
 _CALLS = re.compile(r"\b(?:INDIRECT|OFFSET|INDEX|COLUMN|ROW)\s*\(", re.I)  # may read cells without an A1 reference
 
 
@@ -180,7 +170,12 @@ class Judge:
             self._diagnose(result, area, grid, typed, numbers, right)
         if result.status == "correct":
             self._at_trials(result, area, grid, runs)
-        _intersections(result, typed, self.ranges)
+        note = portability.intersection(
+            (c.formula or "" for _, _, c in typed if c is not None and not c.array), self.ranges
+        )
+        if note is not None:
+            result.status = APP_DEPENDENT if result.status == "correct" else result.status
+            result.note(note)
         if result.status == "correct":
             _filled(result, typed)
         return result
@@ -188,16 +183,13 @@ class Judge:
     def _lacking(self, result: NodeGrade, typed: list[tuple[int, int, Cell | None]], got: np.ndarray) -> bool:
         """#NAME? where the formulas call a function the grading engine lacks (formualizer: MMULT):
         the learner's screen is right; status app-dependent, saying which engine computes it."""
-        lacks = LACKS.get(self.engine, set())
-        called = {m.group(1).upper() for _, _, c in typed for m in _FUNCTION.finditer((c.formula or "") if c else "")}
-        missing = sorted(called & lacks)
-        if not missing or not any(isinstance(v, ErrorValue) and str(v) == "#NAME?" for v in got.flat):
+        if not any(isinstance(v, ErrorValue) and str(v) == "#NAME?" for v in got.flat):
+            return False
+        note = portability.lacked(self.engine, (c.formula or "" for _, _, c in typed if c is not None))
+        if note is None:
             return False
         result.status = APP_DEPENDENT
-        result.note(
-            f"{self.engine} cannot compute {', '.join(missing)} (Excel, LibreOffice, Gnumeric and ironcalc can): "
-            "grade this file with --engine ironcalc or --engine libreoffice"
-        )
+        result.note(note)
         return True
 
     def _at_trials(
@@ -296,63 +288,6 @@ def _where_wrong(area: Area, right: np.ndarray, *, one_formula: bool) -> str:
         which = " (the last column)" if j == d - 1 else " (the first column)" if j == 0 else ""
         return f"only column {area.address(0, j).rstrip('0123456789')}{which} is wrong"
     return ""
-
-
-def _intersections(result: NodeGrade, typed: list[tuple[int, int, Cell | None]], names: Collection[str]) -> None:
-    """Range arithmetic outside an array formula (=SUM(a!C7:C10*b!C7:C10) typed with Enter):
-    Excel 365 and formualizer compute it as an array, but LibreOffice, Gnumeric and Excel 2019 or
-    older take one cell of each range (implicit intersection), so the learner's screen may differ."""
-    found = next(
-        (
-            (c, r)
-            for _, _, c in typed
-            if c is not None and not c.array and (r := range_arithmetic(c.formula or "", names))
-        ),
-        None,
-    )
-    if found is None:
-        return
-    cell, reference = found
-    if result.status == "correct":
-        result.status = APP_DEPENDENT
-    result.note(
-        f"{cell.formula} computes with the range {reference} outside an array formula: Excel 365 computes it as an "
-        "array, but LibreOffice, Gnumeric and Excel 2019 or older take one cell of the range (implicit "
-        "intersection) and show other numbers; use SUMPRODUCT (=SUMPRODUCT(a,b) for SUM(a*b)) or enter it as an "
-        "array formula (Ctrl+Shift+Enter)"
-    )
-
-
-def range_arithmetic(formula: str, names: Collection[str] = ()) -> str | None:
-    """The first multi-cell range (A1 or one of the defined ``names``, lower case) an operator
-    applies to outside SUMPRODUCT, or None.
-
-    >>> range_arithmetic("=SUM(dgammax!C7:C10*xhat!C7:C10)")
-    'dgammax!C7:C10'
-    >>> range_arithmetic("=SUMPRODUCT(dgammax!C7:C10*xhat!C7:C10)"), range_arithmetic("=-SUM(dx1!C$7:C$10)")
-    (None, None)
-    """
-    text = _STRINGS.sub('""', formula)
-    for match in _RANGE.finditer(text):
-        if ":" not in match.group() and match.group().lower() not in names:
-            continue  # a defined name of one cell (bn_eps)
-        before, after = text[: match.start()].rstrip(), text[match.end() :].lstrip()
-        operated = (before[-1:] in _OPERATORS and before != "=") or after[:1] in _OPERATORS
-        if operated and "SUMPRODUCT" not in _enclosing(text, match.start()):
-            return match.group()
-    return None
-
-
-def _enclosing(text: str, at: int) -> list[str]:
-    """The names of the function calls open at position ``at`` (an empty name for a parenthesis)."""
-    stack: list[str] = []
-    for m in _PAREN.finditer(text, 0, at):
-        if m.group() == ")":
-            if stack:
-                stack.pop()
-        else:
-            stack.append((m.group(1) or "").upper())
-    return stack
 
 
 def _constant(cell: Cell | None) -> bool:

@@ -29,7 +29,8 @@ from ..reading.blocks import locate, read_inputs, stored_inputs
 from ..reading.xlsx import XlsxFile
 from ..values import Values
 from ..writing import exercise as exercise_module
-from .judge import APP_DEPENDENT, Judge
+from .judge import Judge
+from .portability import APP_DEPENDENT
 
 # Engines whose values for COLUMN(C7) of one cell are a circular reference: they get the folded copy.
 _FOLDED_FOR = ("formualizer", "formulas")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections import Counter
@@ -151,10 +152,17 @@ def load(name_or_path: str | Path = "batchnorm", lang: str = "en") -> Graph:
         if not resource.is_file():
             raise TemplateError(f"no template named {name_or_path!r}")
         text = resource.read_text(encoding="utf-8")
+    return _parsed(text, lang, str(name_or_path))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, lang: str, name: str) -> Graph:
+    """The Graph of a template's text, parsed once per process for each text and language (build,
+    verify and grade each load it; a Graph is frozen, so one may be shared)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise TemplateError(f"template {name_or_path}: {exc}") from None
+        raise TemplateError(f"template {name}: {exc}") from None
     return parse(data, lang)
 
 

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, WorkbookError
+from ..layout import Layout
 from ..model import graph as graph_module
 from ..model import inputs as inputs_module
 from ..model import overflow
 from ..model.inputs import ArrayLike
 from . import exercise as exercise_module
-from . import roster
+from . import roster, size
 from .sheets import Recalculate, write
 
 DEFAULT_PATH = Path("output") / "batchnorm.xlsx"
@@ -92,6 +93,7 @@ def build(
         unbiased=unbiased,
         lr=lr,
     )
+    size.check(graph, Layout(values.n, values.d))  # in a moment, before the exact pass over every cell
     overflow.refuse(values, graph)
     if path is None:
         path = DEFAULT_PATH
