@@ -151,7 +151,8 @@ HARD = {
 @pytest.mark.apps("soffice", "ssconvert")
 @pytest.mark.parametrize("case", HARD)
 def test_every_engine_passes_where_float64_cancels_and_with_unbiased_running_variance(tmp_path, case):
-    report = bnsheet.verify(bnsheet.build(tmp_path / "w.xlsx", **HARD[case]), engine="all")
+    # one hidden trial: every engine computes both input sets, the formulas engine minutes at 64 rows
+    report = bnsheet.verify(bnsheet.build(tmp_path / "w.xlsx", **HARD[case]), engine="all", trials=1)
     assert report.ok, report.to_text()
     assert set(report.by_engine) == set(bnsheet.engines.installed()) >= {"formualizer", "gnumeric", "libreoffice"}
 
@@ -160,7 +161,8 @@ def test_every_engine_passes_where_float64_cancels_and_with_unbiased_running_var
 def test_every_engine_passes_equivalent_rewrites_on_offset_columns(tmp_path):
     path = bnsheet.build(tmp_path / "w.xlsx", x=OFFSET_X)
     for rewrite, (node, formula, rows) in EQUIVALENT.items():
-        report = bnsheet.verify(tamper(path, _rewrite(node, formula, rows, 3), f"{node}.xlsx"), engine="all")
+        rewritten = tamper(path, _rewrite(node, formula, rows, 3), f"{node}.xlsx")
+        report = bnsheet.verify(rewritten, engine="all", trials=1)  # one hidden trial, as above
         assert report.ok, f"{rewrite}\n{report.to_text()}"
 
 
