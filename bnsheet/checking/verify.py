@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .. import engines
 from ..a1 import MAX_COLS, MAX_ROWS, Area, parse_area
 from ..engines import libreoffice
-from ..errors import BnsheetError, WorkbookError
+from ..errors import WorkbookError
 from ..layout import PARAMS_SHEET, Layout, defined_name
 from ..model import checks, plots, trials
 from ..model.graph import Block, Graph, load
@@ -130,10 +130,7 @@ def _verify_ods(path: Path, engine: str | None, graph: Graph | None, **options: 
     """Verify of an .ods workbook: of the .xlsx LibreOffice converts it to (SPEC §18), with the
     .ods named in the report and in messages instead of the converted copy."""
     with libreoffice.xlsx_of_ods(path) as converted:
-        try:
-            report = verify(converted, engine, graph, **options)
-        except BnsheetError as exc:
-            raise type(exc)(str(exc).replace(str(converted), str(path))) from None
+        report = verify(converted, engine, graph, **options)
     report.path = path
     for result in report.results:
         result.detail = result.detail.replace(str(converted), str(path))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..a1 import Area
-from ..errors import WorkbookError
+from ..errors import BnsheetError, WorkbookError
 from ..reading import vetting
 from ..reading.xlsx import XlsxFile
 from . import external
@@ -102,7 +102,7 @@ def xlsx_of_ods(path: Path) -> Iterator[Path]:
     other: the .ods is vetted (vetting.vet_ods), then LibreOffice converts a copy of it in a
     throw-away workspace with a private profile, recalculating every formula; the .xlsx lives
     until the block ends. The user's file is only read. Without LibreOffice, a WorkbookError of
-    one line.
+    one line. A bnsheet error raised in the block names the .ods instead of the copy.
 
     >>> with xlsx_of_ods(Path("submission.ods")) as xlsx:    # doctest: +SKIP
     ...     report = verify(xlsx)
@@ -116,7 +116,10 @@ def xlsx_of_ods(path: Path) -> Iterator[Path]:
     with external.recalculated(
         path, name=NAME, command=lambda ws, out: _command(ws, out, [ws.source]), setup=_private_profile
     ) as saved:
-        yield saved
+        try:
+            yield saved
+        except BnsheetError as exc:
+            raise type(exc)(str(exc).replace(str(saved), str(path))) from None
 
 
 def _private_profile(ws: external.Workspace) -> None:

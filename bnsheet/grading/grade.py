@@ -20,7 +20,6 @@ from .. import engines, tables
 from ..a1 import Area
 from ..engines import libreoffice
 from ..engines.substitute import substitute
-from ..errors import BnsheetError
 from ..layout import defined_name
 from ..model import trials as model_trials
 from ..model.graph import Graph, load
@@ -154,10 +153,7 @@ def _grade_ods(path: Path, engine: str, graph: Graph, **options: Any) -> Grade:
     """The grade of an .ods workbook: of the .xlsx LibreOffice converts it to in a private
     workspace (engines.libreoffice.xlsx_of_ods, as verify does), the .ods named instead of the copy."""
     with libreoffice.xlsx_of_ods(path) as converted:
-        try:
-            graded = grade(converted, engine, graph, **options)
-        except BnsheetError as exc:
-            raise type(exc)(str(exc).replace(str(converted), str(path))) from None
+        graded = grade(converted, engine, graph, **options)
     graded.path = path
     for g in graded.nodes:
         g.diagnosis = g.diagnosis.replace(str(converted), str(path))
