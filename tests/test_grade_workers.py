@@ -1,8 +1,8 @@
 """Grading a class in worker processes: the same verdicts in the order of the files, a worker
 that dies costs only its own file, and Ctrl-C stops every process with one line.
 
-Submissions are real workbooks filled with openpyxl and graded with formualizer in real,
-spawned worker processes.
+Submissions are real workbooks filled with openpyxl and graded with formualizer in real worker
+processes (spawned from this test process, which has threads; forked from the command).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import bnsheet
 from bnsheet.grading import workers
 from bnsheet.grading.gradebook import grade_all
 
-pytestmark = pytest.mark.apps()  # spawns worker processes, each importing bnsheet
+pytestmark = pytest.mark.apps()  # starts worker processes, spawned ones importing bnsheet
 
 MISTAKES = [{}, {"dxhat": "=dout!{c}{r}*gamma!{c}{r}"}, {"dmu": "=SUM(dx1!{c}$7:{c}$10)"}, {"dsq": "=dvar!{c}$7"}]
 
@@ -47,6 +47,19 @@ def test_two_workers_give_the_verdicts_of_one_in_the_order_of_the_files(submissi
     assert wrong["s00.xlsx"] == [] and wrong["s01.xlsx"] == ["dxhat"] and wrong["s02.xlsx"] == ["dmu"]
     assert wrong["s03.xlsx"] == ["dsq"]
     assert [(p.name, "not an .xlsx workbook" in why) for p, why in side_by_side.unusable] == [("s05.xlsx", True)]
+
+
+def _start_method(script: str) -> str:
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_workers_are_forked_from_one_thread_and_spawned_from_several():
+    """Forking a process with other threads copies locks that no thread will let go of."""
+    pick = "from bnsheet.grading import workers; print(workers._context().get_start_method())"
+    assert _start_method(pick) == "fork"
+    threaded = "import threading, time; threading.Thread(target=time.sleep, args=(5,), daemon=True).start(); "
+    assert _start_method(threaded + pick) == "spawn"
 
 
 def dies_on_b(path: Path) -> str:

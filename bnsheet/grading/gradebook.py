@@ -145,9 +145,9 @@ def grade_all(
     """Grade every workbook in ``paths`` (files or folders); with a ``roster`` (writing/roster.py),
     each file's inputs are checked against every student's. ``engine="all"`` grades with the
     default engine and asks every installed engine too (opinions.py). ``workers`` processes grade
-    files side by side (workers.py; the grades keep the order of the files); they are fresh
-    interpreters, so a script that asks for more than one must keep its own work under
-    ``if __name__ == "__main__":``.
+    files side by side (workers.py; the grades keep the order of the files); from a process with
+    threads they are fresh interpreters, so a script that asks for more than one must keep its
+    own work under ``if __name__ == "__main__":``.
 
     >>> from bnsheet import build
     >>> book = grade_all([build("output/doctest-class.xlsx", exercise="dmu")])
