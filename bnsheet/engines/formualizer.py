@@ -74,6 +74,7 @@ class Session:
         vetted()
         try:
             self.book = _load(package)
+            self.book.set_changelog_enabled(False)  # nothing is undone; with it, setting inputs takes twice as long
             del package  # the engine holds what it read; the copy's bytes (93 MB at 512x128) may go
             for sheet, r, c, formula in _shared_formulas_to_expand(path) if shared else []:
                 self.book.sheet(sheet).set_formula(r, c, formula)
@@ -124,7 +125,12 @@ def _load(package: bytes) -> Any:
         "max_part_bytes": MAX_UNPACKED_BYTES,
         "max_entries": MAX_PARTS,
     }
-    return fz.load_workbook_bytes(package, load_limits=limits)
+    # One thread: evaluating on two (its default) was no faster at 512x128, where verify's reader
+    # takes the other core, held 40 MB more, and took twice as long to recalculate a small
+    # workbook (a grading run's cost; its workers take a core each).
+    serial = fz.EvaluationConfig()
+    serial.enable_parallel = False
+    return fz.Workbook.from_bytes(package, load_limits=limits, config=fz.WorkbookConfig(eval_config=serial))
 
 
 def _read(book: Any, areas: list[Area]) -> dict[Area, np.ndarray]:
