@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,15 +77,23 @@ class Grade:
     def table(self) -> pd.DataFrame:
         import pandas as pd
 
-        rows = [asdict(g) | {"wrong": _cells_text(g.wrong), "points": self.points.get(g.node, 1)} for g in self.nodes]
-        opinions = {f"status_{name}": [g.engines.get(name, "") for g in self.nodes] for name in self.compared}
-        return pd.DataFrame(rows, columns=COLUMNS).assign(**opinions)
+        return pd.DataFrame(self.rows(), columns=COLUMNS + [f"status_{name}" for name in self.compared])
+
+    def rows(self) -> list[dict[str, object]]:
+        """A row per node, as :attr:`table` holds them (plain values, no pandas)."""
+        return [
+            {column: getattr(g, column) for column in COLUMNS if column not in ("points", "wrong")}
+            | {"points": self.points.get(g.node, 1), "wrong": _cells_text(g.wrong)}
+            | {f"status_{name}": g.engines.get(name, "") for name in self.compared}
+            for g in self.nodes
+        ]
 
     def to_text(self) -> str:
         """A table for a terminal, then what is wrong with each node that is not correct."""
-        shown = self.table[["node", "shape", "status", "cells", "wrong_cells"]]
+        columns = ["node", "shape", "status", "cells", "wrong_cells"]
+        shown = tables.aligned(columns, [[getattr(g, column) for column in columns] for g in self.nodes])
         compared = f"; compared with {', '.join(e for e in self.compared if e != self.engine)}" if self.compared else ""
-        lines = [f"{self.path}  (engine: {self.engine}{compared})", tables.frame(shown)]
+        lines = [f"{self.path}  (engine: {self.engine}{compared})", shown]
         for g in self.nodes:
             if g.diagnosis or g.wrong:
                 cells = f" [{_cells_text(g.wrong)}]" if g.wrong else ""

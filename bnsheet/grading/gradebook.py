@@ -7,7 +7,9 @@ submission does not stop a class from being graded.
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +49,9 @@ class Gradebook:
         counts, and why it is unusable."""
         import pandas as pd
 
+        return pd.DataFrame(self._score_rows(), columns=FILE_COLUMNS, dtype=object)  # object: points stay whole
+
+    def _score_rows(self) -> list[tuple[object, ...]]:
         rows: list[tuple[object, ...]] = [
             (str(g.path), g.student, "graded", g.inputs, g.score, g.out_of, g.correct, len(g.nodes), "")
             for g in self.grades
@@ -54,27 +59,36 @@ class Gradebook:
         rows += [
             (str(path), _student(path, self.roster), "unusable", "", 0, None, 0, 0, why) for path, why in self.unusable
         ]
-        return pd.DataFrame(rows, columns=FILE_COLUMNS, dtype=object)  # object: points stay whole numbers
+        return rows
 
     @property
     def table(self) -> pd.DataFrame:
         """One row per file and node; a file that could not be graded is one row, status unusable."""
         import pandas as pd
 
+        columns, rows = self._node_rows()
+        # object columns where an unusable file leaves cells empty: the whole numbers stay whole
+        return pd.DataFrame(rows, columns=columns, dtype=object if self.unusable else None)
+
+    def _node_rows(self) -> tuple[list[str], list[list[object]]]:
         compared = dict.fromkeys(name for g in self.grades for name in g.compared)
         columns = ["file", "score", "out_of", *COLUMNS, *(f"status_{name}" for name in compared)]
-        frames = [g.table.assign(file=str(g.path), score=g.score, out_of=g.out_of) for g in self.grades]
-        frames += [  # object columns, None where empty: the whole numbers of the others stay whole
-            pd.DataFrame([{"file": str(path), "score": 0, "status": "unusable", "diagnosis": reason}],
-                         columns=columns, dtype=object)
-            for path, reason in self.unusable
-        ]  # fmt: skip
-        if not frames:
-            return pd.DataFrame(columns=columns)
-        return pd.concat(frames, ignore_index=True).reindex(columns=columns)
+        rows = [
+            [row.get(column) for column in columns]
+            for g in self.grades
+            for row in ({"file": str(g.path), "score": g.score, "out_of": g.out_of} | one for one in g.rows())
+        ]
+        rows += [
+            [row.get(column) for column in columns]
+            for row in (
+                {"file": str(path), "score": 0, "status": "unusable", "diagnosis": reason}
+                for path, reason in self.unusable
+            )
+        ]
+        return columns, rows
 
     def to_csv(self) -> str:
-        return str(self.table.to_csv(index=False))
+        return _csv(*self._node_rows())
 
     def to_json(self) -> str:
         files = json.loads(self.scores.to_json(orient="records"))
@@ -86,7 +100,6 @@ class Gradebook:
         id, score (the points of the correct nodes), out_of (the exercise's points), status
         (graded, unusable, missing), inputs, file, then each node's status. A student with several
         files is given the best one."""
-        import pandas as pd
 
         nodes = list(dict.fromkeys(g.node for grade in self.grades for g in grade.nodes))
         rows: dict[str, dict[str, object]] = {}
@@ -105,14 +118,26 @@ class Gradebook:
                 student: row for student, row in rows.items() if student not in self.roster.ids
             }
         columns = ["id", "score", "out_of", "status", "inputs", "file", "reason", *nodes]
-        return str(pd.DataFrame(list(rows.values()), columns=columns).to_csv(index=False))
+        return _csv(columns, [[row.get(column) for column in columns] for row in rows.values()])
 
     def to_text(self) -> str:
         parts = [g.to_text() for g in self.grades]
         parts += [f"{path}: cannot be graded: {reason}" for path, reason in self.unusable]
         if len(self.grades) + len(self.unusable) > 1:
-            parts.append(tables.frame(self.scores))
+            # not through pandas: importing it would take longer than grading a small file
+            rows = [["" if v is None else v for v in row] for row in self._score_rows()]
+            parts.append(tables.aligned(FILE_COLUMNS, rows))
         return "\n\n".join(parts)
+
+
+def _csv(columns: list[str], rows: list[list[object]]) -> str:
+    """CSV as pandas writes it (an empty field for nothing), without importing pandas: that takes
+    longer than writing a class's rows."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return text.getvalue()
 
 
 def _student(path: Path, roster: Roster | None) -> str:
