@@ -249,6 +249,23 @@ def test_formulas_that_reach_outside_are_refused_naming_the_cell(built, capsys, 
     assert_refused(path, capsys, what, "('xmu'!D9)")
 
 
+@pytest.mark.parametrize(
+    "formula", [b'&#87;EBSERVICE("http://203.0.113.1/x")', b'1+IND&#x49;RECT("x!C8")', b'SUM(1)*&#73;NDIRECT("x!C8")']
+)
+def test_an_escaped_name_is_found_among_labels_escaped_as_openpyxl_writes_them(built, capsys, formula):
+    """openpyxl writes non-ASCII labels as character references (&#9664; graph) in every sheet; a
+    name spelled with one in a formula of the same sheet is still found."""
+
+    def edit(parts: dict[str, bytes]) -> None:
+        set_formula("xmu", "D9", formula)(parts)
+        part = sheet_part(parts, "xmu")
+        parts[part] = parts[part].replace(
+            b"<sheetData>", b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&#9664; graph</t></is></c></row>', 1
+        )
+
+    assert_refused(rezip(built, edit), capsys, "reaches outside", "('xmu'!D9)")
+
+
 def test_two_parts_of_the_same_name_are_refused(built, capsys):
     path = rezip(built, lambda parts: None)
     with warnings.catch_warnings(), zipfile.ZipFile(path, "a") as package:

@@ -66,6 +66,14 @@ _FORMULA = re.compile(
 )
 _CELL_OPEN = re.compile(rb"<(?:[\w.-]+:)?c[\s>/]")
 _CELL_REF = re.compile(rb"""<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*["']([A-Za-z]+\d+)["']""")
+# A formula whose text holds a character reference (IND&#73;RECT) or is not one run of text up to
+# its own end tag: only such formulas can hide a name from a search of the raw bytes. Looking for
+# "&#" in the whole chunk instead sent every sheet openpyxl writes (it escapes "◀ graph" in the
+# sheet's labels) down the slow path: half the time of vetting a small workbook.
+_ESCAPED_FORMULA = re.compile(
+    rb"<((?:[\w.-]+:)?(?:f|definedName|formula|formula1|formula2|calculatedColumnFormula))\b[^>]*(?<!/)>"
+    rb"[^<]*(?:&#|<(?!/\1>))"
+)
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 _HIDDEN = re.compile(rb"<!--.*?-->|<\?.*?\?>|<!\[CDATA\[|\]\]>", re.S)  # what an XML parser drops from text
 _ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(Relationship|sheet)\b([^>]*)>")
@@ -219,7 +227,8 @@ class _Vetting:
     def _check_formulas(self, name: str, chunk: bytes) -> None:
         """Formulas and defined names that reach outside. A fast search of the whole chunk first;
         only where it (or an escape that could hide a name) hits, each formula is read exactly."""
-        hiding = b"&#" in chunk or b"CDATA" in chunk or b"<!--" in chunk or chunk.find(b"<?", 5) >= 0
+        hiding = b"CDATA" in chunk or b"<!--" in chunk or chunk.find(b"<?", 5) >= 0
+        hiding = hiding or (b"&#" in chunk and _ESCAPED_FORMULA.search(chunk) is not None)
         if not (hiding or _EXTERNAL.search(chunk) or _calls_outside(chunk)):
             return
         for match in _FORMULA.finditer(chunk):
