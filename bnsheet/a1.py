@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_ROWS = 1_048_576
 MAX_COLS = 16_384
@@ -96,6 +97,9 @@ _REF = re.compile(r"(?<![A-Za-z0-9_.$])(\$?)([A-Za-z]{1,3})(\$?)([0-9]+)(?![A-Za
 _QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 
 
+# Grading a class meets the same formulas in the same cells file after file: a bounded cache of the
+# two parsers below saves a tenth of a small file's time, and at a million cells costs nothing.
+@lru_cache(maxsize=4096)
 def to_r1c1(formula: str, row: int, col: int) -> str:
     """The formula's relative (R1C1) form as seen from (row, col).
 
@@ -258,7 +262,8 @@ _SHEET_REF = re.compile(
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
 
-def references(formula: str) -> list[Reference]:
+@lru_cache(maxsize=4096)
+def references(formula: str) -> tuple[Reference, ...]:
     """The references to other sheets in an A1 formula, in order.
 
     >>> [r.text for r in references("=gamma!C$7*'dout'!C7+SUM(x!C$7:C$10)")]
@@ -273,7 +278,7 @@ def references(formula: str) -> list[Reference]:
         ends = [first] + ([last] if last else [])
         pins = tuple((end.startswith("$"), "$" in end.lstrip("$")) for end in ends)
         found.append(Reference(sheet, match.group(), pins))
-    return found
+    return tuple(found)
 
 
 _CELL_END = r"(\$?)([A-Za-z]{1,3})(\$?)([0-9]+)"

@@ -74,7 +74,7 @@ class Judge:
 
     def __init__(self, book: XlsxFile, graph: Graph, areas: dict[str, Area], engine: str = "") -> None:
         self.book, self.graph, self.areas, self.engine = book, graph, areas, engine
-        self.ranges = {defined_name(name).lower() for name, area in areas.items() if area.shape != (1, 1)}
+        self.ranges = frozenset(defined_name(name).lower() for name, area in areas.items() if area.shape != (1, 1))
         self.rows_of = {area.sheet: area.shape[0] for area in areas.values()}
 
     def expect(self, inputs: Inputs, trials: Sequence[Inputs] = ()) -> None:
@@ -86,6 +86,19 @@ class Judge:
         self.tolerances = [tolerance for _, tolerance in references]
         self.expected, self.tolerance = self.sets[0], self.tolerances[0]
         self.known = inputs.arrays() | self.expected  # every block's right numbers, for wrong-sheet checks
+        self._lookalikes: dict[str, list[str]] = {}
+
+    def lookalikes(self, name: str) -> list[str]:
+        """The other blocks whose right numbers differ from ``name``'s but have its shape: those a
+        reference to the wrong sheet could show (found once per node; rounds ask again)."""
+        if name not in self._lookalikes:
+            expected = self.expected[name]
+            self._lookalikes[name] = [
+                other
+                for other, value in self.known.items()
+                if other != name and value.shape == expected.shape and not _close(value, expected)
+            ]
+        return self._lookalikes[name]
 
     def _reference(self, inputs: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The expected values and tolerances at ``inputs``, computed once per distinct input set
@@ -238,13 +251,12 @@ class Judge:
         if factor is not None:
             result.note(f"factor error: every cell is {_describe(factor, self.inputs.n)} times the expected value")
             return
-        for other, value in self.known.items():
-            if other != result.node and value.shape == got.shape and not np.allclose(value, expected):
-                if np.all(np.abs(got - value) <= tolerance + self.tolerance.get(other, 0.0)):
-                    reads = sorted({r.sheet for r in references(first or "")})
-                    said = f" (it reads {', '.join(reads)})" if reads else ""
-                    result.note(f"the numbers are those of {other}: a reference to the wrong sheet?{said}")
-                    return
+        for other in self.lookalikes(result.node):
+            if np.all(np.abs(got - self.known[other]) <= tolerance + self.tolerance.get(other, 0.0)):
+                reads = sorted({r.sheet for r in references(first or "")})
+                said = f" (it reads {', '.join(reads)})" if reads else ""
+                result.note(f"the numbers are those of {other}: a reference to the wrong sheet?{said}")
+                return
 
     def _pins(self, formula: str | None, *, rows: bool) -> str:
         """Name the references whose $ pins break the broadcast, with how they should read."""
@@ -384,6 +396,11 @@ def _filled(result: NodeGrade, typed: list[tuple[int, int, Cell | None]]) -> Non
             f"right numbers, but {len(forms)} different formulas: not one formula filled over the block, "
             "so copying or filling it would break"
         )
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    """np.allclose's test (1e-5 relative, 1e-8 absolute), without its overhead on small blocks."""
+    return bool(np.all(np.abs(a - b) <= 1e-8 + 1e-5 * np.abs(b)))
 
 
 def _factor(got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray) -> float | None:

@@ -6,7 +6,8 @@ applications have them. Each finder returns the note for the learner, or None.""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
+from functools import lru_cache
 
 APP_DEPENDENT = "app-dependent"  # a status: the value depends on the application that computes it
 # Functions an engine does not know (#NAME?) though Excel, LibreOffice and Gnumeric do
@@ -35,7 +36,7 @@ def lacked(engine: str, formulas: Iterable[str]) -> str | None:
     )
 
 
-def intersection(formulas: Iterable[str], names: Collection[str]) -> str | None:
+def intersection(formulas: Iterable[str], names: frozenset[str]) -> str | None:
     """The note for range arithmetic outside an array formula (=SUM(a!C7:C10*b!C7:C10) typed with
     Enter; ``formulas`` are the block's formulas that are no array formula): Excel 365 and
     formualizer compute it as an array, but LibreOffice, Gnumeric and Excel 2019 or older take one
@@ -52,7 +53,8 @@ def intersection(formulas: Iterable[str], names: Collection[str]) -> str | None:
     )
 
 
-def range_arithmetic(formula: str, names: Collection[str] = ()) -> str | None:
+@lru_cache(maxsize=4096)  # a class's files hold the same formulas, judged again in each round
+def range_arithmetic(formula: str, names: frozenset[str] = frozenset()) -> str | None:
     """The first multi-cell range (A1 or one of the defined ``names``, lower case) an operator
     applies to outside SUMPRODUCT, or None.
 

@@ -235,6 +235,8 @@ def _unescaped(ref: str, letters: str, digits: str, kind: str, formula: str, val
 
 def _unescape(text: str) -> str:
     """XML's five named entities and character references; anything else is not plain."""
+    if "&" not in text:
+        return text
 
     def replace(match: re.Match[str]) -> str:
         named, decimal, hexadecimal = match.groups()
