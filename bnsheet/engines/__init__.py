@@ -134,8 +134,11 @@ def recalculate_each(
 class Session(Protocol):
     """One workbook recalculated as often as asked (see :func:`session`)."""
 
-    def run(self, areas: list[Area], variants: Sequence[Variant], *, as_is: bool = True) -> list[Values]:
-        """The values of ``areas``: with ``as_is`` first as the workbook stands, then per variant."""
+    def run(
+        self, areas: list[Area], variants: Sequence[Variant], *, as_is: bool = True, read: list[Area] | None = None
+    ) -> list[Values]:
+        """The values of ``areas``: with ``as_is`` first as the workbook stands, then per variant
+        (of ``read`` at least, where given: what the caller needs there)."""
         ...
 
 
@@ -154,7 +157,9 @@ class _Afresh:
     def __init__(self, name: str, path: Path, vetted: Callable[[], None]) -> None:
         self.name, self.path, self.vetted = name, path, vetted
 
-    def run(self, areas: list[Area], variants: Sequence[Variant], *, as_is: bool = True) -> list[Values]:
+    def run(
+        self, areas: list[Area], variants: Sequence[Variant], *, as_is: bool = True, read: list[Area] | None = None
+    ) -> list[Values]:
         runs = recalculate_each(self.name, self.path, areas, variants, self.vetted)
         return runs if as_is else runs[1:]
 

@@ -82,9 +82,15 @@ class Session:
             raise EngineError(f"formualizer could not evaluate {path}: {exc}") from None
 
     def run(
-        self, areas: list[Area], variants: Sequence[Mapping[Area, np.ndarray]], *, as_is: bool = True
+        self,
+        areas: list[Area],
+        variants: Sequence[Mapping[Area, np.ndarray]],
+        *,
+        as_is: bool = True,
+        read: list[Area] | None = None,
     ) -> list[dict[Area, np.ndarray]]:
-        """The values of ``areas``: with ``as_is`` first as the workbook stands, then per variant."""
+        """The values of ``areas``: with ``as_is`` first as the workbook stands, then per variant
+        those of ``read`` where given (grade judges only the exercise blocks at the trials)."""
         book = self.book
         runs = []
         try:
@@ -95,7 +101,7 @@ class Session:
                 for area, numbers in variant.items():
                     book.set_values_batch(area.sheet, area.top, area.left, numbers.astype(float).tolist())
                 book.evaluate_all()
-                runs.append(_read(book, areas))
+                runs.append(_read(book, areas if read is None else read))
         except Exception as exc:  # the engine's own exception types vary by version
             raise EngineError(f"formualizer could not evaluate {self.path}: {exc}") from None
         return runs

@@ -143,7 +143,7 @@ def grade(
         drawn = model_trials.draw(areas["x"].shape, trials, _trial_seed(recorded))
         with tempfile.TemporaryDirectory(prefix="bnsheet-grade-") as folder:
             recalculate = _Recalculation(engine, book, Path(folder), judge.positions(typed), graph, areas, drawn)
-            runs = recalculate(None, list(areas.values()))
+            runs = recalculate(None, list(areas.values()), [areas[name] for name in typed])
             inputs = read_inputs(path, graph, areas, stored_inputs(book, graph, areas), runs[0])
             judge.expect(inputs, drawn)
             recalculate.own = inputs
@@ -194,9 +194,12 @@ class _Recalculation:
         self.own: Inputs | None = None
         self.session: engines.Session | None = None
 
-    def __call__(self, blocks: list[dict[Area, np.ndarray]] | None, areas: list[Area]) -> list[Values]:
+    def __call__(
+        self, blocks: list[dict[Area, np.ndarray]] | None, areas: list[Area], judged: list[Area] | None = None
+    ) -> list[Values]:
         """``blocks``: per input set (own, then each trial) the areas that hold given numbers;
-        None for the first run, the workbook as it is and then at each trial."""
+        None for the first run, the workbook as it is (``areas``) and then at each trial (of
+        ``judged`` at least, where given)."""
         if self.session is None:
             path = self.book.path
             if self.folded:
@@ -205,7 +208,7 @@ class _Recalculation:
         sets = [self.own, *self.drawn] if blocks is not None else self.drawn
         variants = [model_trials.variant(self.graph, self.areas, one) for one in sets if one is not None]
         if blocks is None:
-            return self.session.run(areas, variants)
+            return self.session.run(areas, variants, read=judged)
         variants = [v | replaced for v, replaced in zip(variants, blocks, strict=True)]
         return self.session.run(areas, variants, as_is=False)
 

@@ -11,6 +11,7 @@ the part with the hardened parser instead. What it does read, it reads exactly a
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import chain, compress, count
 from math import nan
 from operator import itemgetter, not_
@@ -218,6 +219,7 @@ def _plain_rows(pieces: list[Found], found: list[Found], head: str) -> bool:
     return all(f"xmlns:{prefix}=" in head for prefix in set(_ROW_PREFIXES.findall(rows)))
 
 
+@lru_cache(maxsize=256)  # a class's files have the same sheets around different cells
 def _safe_skeleton(skeleton: str) -> bool:
     """The part without its cells parses with the hardened parser (no DTD, well formed)."""
     try:
