@@ -5,13 +5,15 @@ The workers are forked where this process runs a single thread (Linux tells): th
 once, with what the parent has imported, instead of a fresh interpreter importing NumPy and
 bnsheet again (0.4 s of grading 200 small files on two cores). A process with other threads
 (an engine's, a test runner's) would fork copies of locks that no thread will let go of, so
-there, and where the threads cannot be counted, they are started with ``spawn``. They ignore Ctrl-C, which the parent
-alone handles: it stops the workers (SIGTERM, which a worker turns into SystemExit so that an
-application it runs is killed with its process group, see engines/external.py; then SIGKILL for
-one that does not go) and lets the KeyboardInterrupt through, so no child is left and no worker
-prints a traceback. A worker that dies (a crash in an engine) breaks the pool: the files it had
-not finished are graded again one at a time, each in a worker of its own, so the crash is pinned
-to its file, which gets a reason (``crashed``), and the class is graded.
+there, and where the threads cannot be counted, they are started with ``spawn``.
+
+They ignore Ctrl-C, which the parent alone handles: it stops the workers (SIGTERM, which a
+worker turns into SystemExit so that an application it runs is killed with its process group,
+see engines/external.py; then SIGKILL for one that does not go) and lets the KeyboardInterrupt
+through, so no child is left and no worker prints a traceback. A worker that dies (a crash in an
+engine) breaks the pool: the files it had not finished are graded again one at a time, each in a
+worker of its own, so the crash is pinned to its file, which gets a reason (``crashed``), and
+the class is graded.
 """
 
 from __future__ import annotations
