@@ -23,7 +23,7 @@ other verifies run once. It prints a table and writes ``results.csv`` and ``resu
 are what to read: build against the openpyxl dump, verify against LibreOffice's recalculation of
 the same file.
 
-    python benchmarks/scale.py            # the four sizes, about fifteen minutes here
+    python benchmarks/scale.py            # the four sizes, about half an hour here
     python benchmarks/scale.py --smoke    # the smallest size only (CI), into output/benchmark-smoke
 """
 
