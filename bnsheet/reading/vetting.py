@@ -60,20 +60,16 @@ _OUTSIDE_NAMES = frozenset(name.encode() for name in OUTSIDE_FUNCTIONS)
 # In a chunk read backwards: a "(" and the run of name characters before it (reversed).
 _CALLED_REVERSED = re.compile(rb"\([ \t\r\n]*([\w.]{1,64})")
 _NAME_BEFORE = re.compile(rb"([A-Za-z_][\w.]*)\Z")
-_FORMULA = re.compile(
-    rb"<((?:[\w.-]+:)?(?:f|definedName|formula|formula1|formula2|calculatedColumnFormula))\b([^>]*)(?<!/)>(.*?)</\1>",
-    re.S,
-)
+# An element that holds a formula, its name (with any prefix) as group 1.
+_FORMULA_TAG = rb"<((?:[\w.-]+:)?(?:f|definedName|formula|formula1|formula2|calculatedColumnFormula))\b"
+_FORMULA = re.compile(_FORMULA_TAG + rb"([^>]*)(?<!/)>(.*?)</\1>", re.S)
 _CELL_OPEN = re.compile(rb"<(?:[\w.-]+:)?c[\s>/]")
 _CELL_REF = re.compile(rb"""<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*["']([A-Za-z]+\d+)["']""")
 # A formula whose text holds a character reference (IND&#73;RECT) or is not one run of text up to
 # its own end tag: only such formulas can hide a name from a search of the raw bytes. Looking for
 # "&#" in the whole chunk instead sent every sheet openpyxl writes (it escapes "◀ graph" in the
 # sheet's labels) down the slow path: half the time of vetting a small workbook.
-_ESCAPED_FORMULA = re.compile(
-    rb"<((?:[\w.-]+:)?(?:f|definedName|formula|formula1|formula2|calculatedColumnFormula))\b[^>]*(?<!/)>"
-    rb"[^<]*(?:&#|<(?!/\1>))"
-)
+_ESCAPED_FORMULA = re.compile(_FORMULA_TAG + rb"[^>]*(?<!/)>[^<]*(?:&#|<(?!/\1>))")
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 _HIDDEN = re.compile(rb"<!--.*?-->|<\?.*?\?>|<!\[CDATA\[|\]\]>", re.S)  # what an XML parser drops from text
 _ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(Relationship|sheet)\b([^>]*)>")
