@@ -23,9 +23,17 @@ def aligned(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def frame(table: pd.DataFrame) -> str:
-    """A DataFrame as :func:`aligned` prints it, without its index: numbers to 6 significant digits,
-    a missing value as empty."""
-    return aligned(list(map(str, table.columns)), [[_shown(v) for v in row] for row in table.values])
+    """A DataFrame as :func:`aligned` prints it, without its index (see :func:`shown`)."""
+    return aligned(list(map(str, table.columns)), shown(table.values))
+
+
+def shown(rows: Iterable[Iterable[object]]) -> list[list[str]]:
+    """Rows as the tables show them: numbers to 6 significant digits, a missing value as empty.
+
+    >>> shown([[0.30000000000000004, None, 2]])
+    [['0.3', '', '2']]
+    """
+    return [[_shown(v) for v in row] for row in rows]
 
 
 def _shown(value: object) -> str:

@@ -100,7 +100,6 @@ class Gradebook:
         id, score (the points of the correct nodes), out_of (the exercise's points), status
         (graded, unusable, missing), inputs, file, then each node's status. A student with several
         files is given the best one."""
-
         nodes = list(dict.fromkeys(g.node for grade in self.grades for g in grade.nodes))
         rows: dict[str, dict[str, object]] = {}
         for path, reason in self.unusable:
@@ -125,8 +124,7 @@ class Gradebook:
         parts += [f"{path}: cannot be graded: {reason}" for path, reason in self.unusable]
         if len(self.grades) + len(self.unusable) > 1:
             # not through pandas: importing it would take longer than grading a small file
-            rows = [["" if v is None else v for v in row] for row in self._score_rows()]
-            parts.append(tables.aligned(FILE_COLUMNS, rows))
+            parts.append(tables.aligned(FILE_COLUMNS, tables.shown(self._score_rows())))
         return "\n\n".join(parts)
 
 
